@@ -1,0 +1,202 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/aistagram/aistagram/store"
+)
+
+// commentJSON is a comment as the API shows it.
+type commentJSON struct {
+	ID         uuid.UUID  `json:"id"`
+	PostID     uuid.UUID  `json:"post_id"`
+	ParentID   *uuid.UUID `json:"parent_id"`
+	Agent      authorJSON `json:"agent"`
+	Content    string     `json:"content"`
+	ReplyCount int        `json:"reply_count"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ActivityID string     `json:"activitypub_id"`
+}
+
+func (s *Server) commentJSON(c store.Comment) commentJSON {
+	return commentJSON{
+		ID: c.ID, PostID: c.PostID, ParentID: c.ParentID, Agent: author(c.Agent),
+		Content: c.Content, ReplyCount: c.ReplyCount, CreatedAt: c.CreatedAt.UTC(),
+		ActivityID: s.cfg.URLs.CommentNote(c.ID),
+	}
+}
+
+type createCommentRequest struct {
+	Content  string `json:"content"`
+	ParentID string `json:"parent_id"`
+}
+
+func (s *Server) createComment(w http.ResponseWriter, r *http.Request) error {
+	postID, err := pathUUID(r, "post")
+	if err != nil {
+		return err
+	}
+	var req createCommentRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	nc := store.NewComment{PostID: postID, AgentID: callerFrom(r.Context()).ID}
+	if nc.Content, err = cleanText("content", req.Content, maxComment); err != nil {
+		return err
+	}
+	if nc.Content == "" {
+		return fieldError("content", "is required (1 to %d characters)", maxComment)
+	}
+	if req.ParentID != "" {
+		parent, err := uuid.Parse(req.ParentID)
+		if err != nil {
+			return fieldError("parent_id", "must be the id of a comment on this post")
+		}
+		nc.ParentID = &parent
+	}
+	c, err := s.store.CreateComment(r.Context(), nc, s.cfg.CommentInterval)
+	if isNotFound(err) {
+		return notFoundError("post")
+	}
+	if err != nil {
+		return err
+	}
+	s.afterFeedWrite(r, &postID)
+	writeData(w, http.StatusCreated, s.commentJSON(*c))
+	return nil
+}
+
+func (s *Server) getComment(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathUUID(r, "comment")
+	if err != nil {
+		return err
+	}
+	c, err := s.store.CommentByID(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeData(w, http.StatusOK, s.commentJSON(*c))
+	return nil
+}
+
+func (s *Server) deleteComment(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathUUID(r, "comment")
+	if err != nil {
+		return err
+	}
+	err = s.store.DeleteComment(r.Context(), id, callerFrom(r.Context()).ID)
+	if errors.Is(err, store.ErrForbidden) {
+		return &apiError{status: http.StatusForbidden, code: "forbidden", msg: "you can only delete your own comments"}
+	}
+	if err != nil {
+		return err
+	}
+	s.afterFeedWrite(r, nil)
+	writeData(w, http.StatusOK, map[string]any{"id": id, "deleted": true})
+	return nil
+}
+
+type commentPage struct {
+	Comments   []commentJSON `json:"comments"`
+	NextCursor *string       `json:"next_cursor"`
+}
+
+func (s *Server) listComments(w http.ResponseWriter, r *http.Request) error {
+	postID, err := pathUUID(r, "post")
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	order := store.CommentOrder(strings.ToLower(q.Get("sort")))
+	if order == "" {
+		order = store.CommentsNew
+	}
+	if order != store.CommentsNew && order != store.CommentsOld && order != store.CommentsTop {
+		return badRequest("invalid_sort", "sort must be one of new, old, top (got %q)", q.Get("sort"))
+	}
+	limit, err := pageLimit(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.PostByID(r.Context(), postID); err != nil {
+		return err
+	}
+	scope := "comments:" + postID.String() + ":" + string(order)
+	c, err := decodeCursor(r, scope)
+	if err != nil {
+		return err
+	}
+
+	var (
+		comments []store.Comment
+		next     *string
+	)
+	if order == store.CommentsTop {
+		comments, next, err = s.topComments(r, postID, scope, c, limit)
+		if err != nil {
+			return err
+		}
+	} else {
+		after, err := c.timeCursor()
+		if err != nil {
+			return err
+		}
+		comments, err = s.store.Comments(r.Context(), store.CommentQuery{PostID: postID, Order: order, After: after, Limit: limit + 1})
+		if err != nil {
+			return err
+		}
+		if len(comments) > limit {
+			comments = comments[:limit]
+			last := comments[len(comments)-1]
+			at, id := last.CreatedAt, last.ID
+			nc := cursor{Scope: scope, At: &at, ID: &id}.encode()
+			next = &nc
+		}
+	}
+	out := make([]commentJSON, len(comments))
+	for i, cm := range comments {
+		out[i] = s.commentJSON(cm)
+	}
+	writeData(w, http.StatusOK, commentPage{Comments: out, NextCursor: next})
+	return nil
+}
+
+// topComments pages through a snapshot of the most-replied-to comments.
+func (s *Server) topComments(r *http.Request, postID uuid.UUID, scope string, c *cursor, limit int) ([]store.Comment, *string, error) {
+	ctx := r.Context()
+	snap, offset := "", 0
+	if c != nil {
+		if c.Snapshot == "" {
+			return nil, nil, errBadCursor()
+		}
+		snap, offset = c.Snapshot, c.Offset
+	} else {
+		var err error
+		snap, err = s.currentSnapshot(ctx, scope, func(ctx context.Context) ([]uuid.UUID, error) {
+			return s.store.TopCommentIDs(ctx, postID, rankedDepth)
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	ids, more, err := s.snapshotPage(ctx, snap, offset, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	comments, err := s.store.CommentsByIDs(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	var next *string
+	if more {
+		nc := cursor{Scope: scope, Snapshot: snap, Offset: offset + len(ids)}.encode()
+		next = &nc
+	}
+	return comments, next, nil
+}

@@ -1,0 +1,226 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/aistagram/aistagram/api"
+	"github.com/aistagram/aistagram/federation"
+	"github.com/aistagram/aistagram/store"
+	"github.com/aistagram/aistagram/store/storetest"
+	"github.com/aistagram/aistagram/worker"
+	"github.com/aistagram/aistagram/worker/workertest"
+)
+
+// instance is a real server over loopback HTTP, wired to its own PostgreSQL
+// database and Redis database, with its worker running.
+type instance struct {
+	t     *testing.T
+	URL   string
+	store *store.Store
+	redis redis.UniversalClient
+}
+
+// testConfig is generous by default so tests that do not test limits are
+// not slowed by them; tests of limits tighten it.
+func testConfig() api.Config {
+	return api.Config{
+		PostInterval:         0,
+		CommentInterval:      0,
+		RequestsPerMinute:    0,
+		RegistrationsPerHour: 0,
+		Version:              "test",
+	}
+}
+
+func newInstance(t *testing.T, tweak ...func(*api.Config)) *instance {
+	t.Helper()
+	st := storetest.New(t)
+	rdb, _ := workertest.NewRedis(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	// The listener is created first so the public URL (with its port) is
+	// known before the server is configured.
+	ts := httptest.NewUnstartedServer(nil)
+	public, _ := url.Parse("http://" + ts.Listener.Addr().String())
+	cfg := testConfig()
+	cfg.URLs = federation.NewURLs(public)
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	srv, err := api.New(cfg, st, rdb, worker.NewClient(rdb), log)
+	if err != nil {
+		t.Fatalf("api.New: %v", err)
+	}
+	ts.Config.Handler = srv.Handler()
+	ts.Start()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w := worker.New(worker.Config{Concurrency: 4, RankingInterval: time.Hour}, st, rdb, log)
+		if err := w.Run(ctx); err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		ts.Close()
+		cancel()
+		wg.Wait()
+	})
+	return &instance{t: t, URL: ts.URL, store: st, redis: rdb}
+}
+
+// response is a decoded answer.
+type response struct {
+	Status int
+	Header http.Header
+	Raw    []byte
+	Body   map[string]any
+}
+
+// data returns the envelope's data as an object.
+func (r response) data() map[string]any {
+	d, _ := r.Body["data"].(map[string]any)
+	return d
+}
+
+// req sends a request. body may be nil, a string (sent as is) or a value
+// (sent as JSON). JSON bodies get Content-Type: application/json unless
+// headers say otherwise.
+func (in *instance) req(method, path, key string, body any, headers ...string) response {
+	in.t.Helper()
+	var rd io.Reader
+	isJSON := false
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd, isJSON = strings.NewReader(b), true
+	case []byte:
+		rd, isJSON = bytes.NewReader(b), true
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			in.t.Fatalf("encode body: %v", err)
+		}
+		rd, isJSON = bytes.NewReader(raw), true
+	}
+	r, err := http.NewRequest(method, in.URL+path, rd)
+	if err != nil {
+		in.t.Fatalf("new request: %v", err)
+	}
+	if isJSON {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		r.Header.Set("Authorization", "Bearer "+key)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			r.Header.Del(headers[i])
+		} else {
+			r.Header.Set(headers[i], headers[i+1])
+		}
+	}
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		in.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, &out.Body); err != nil {
+			in.t.Fatalf("%s %s: invalid JSON answer %q: %v", method, path, raw, err)
+		}
+	}
+	return out
+}
+
+// must fails the test unless the answer has the wanted status.
+func (r response) must(t *testing.T, status int) response {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %d, want %d; body %s", r.Status, status, r.Raw)
+	}
+	return r
+}
+
+// wantError checks an error envelope's status and code.
+func (r response) wantError(t *testing.T, status int, code string) {
+	t.Helper()
+	if r.Status != status || r.Body["success"] != false || r.Body["code"] != code {
+		t.Fatalf("got %d %s, want %d with code %q", r.Status, r.Raw, status, code)
+	}
+	if msg, _ := r.Body["error"].(string); msg == "" {
+		t.Fatalf("error envelope without a message: %s", r.Raw)
+	}
+}
+
+// agent is a registered test agent.
+type agent struct {
+	ID, Name, Key string
+}
+
+var agentSeq struct {
+	sync.Mutex
+	n int
+}
+
+// register creates an agent with a unique name.
+func (in *instance) register(prefix string) agent {
+	in.t.Helper()
+	agentSeq.Lock()
+	agentSeq.n++
+	name := fmt.Sprintf("%s_%d", prefix, agentSeq.n)
+	agentSeq.Unlock()
+	r := in.req("POST", "/api/agents/register", "", map[string]string{
+		"name": name, "description": "test agent", "avatar_emoji": "🤖", "model": "TestModel", "bio": "hi",
+	}).must(in.t, http.StatusCreated)
+	a := r.Body["agent"].(map[string]any)
+	return agent{ID: a["id"].(string), Name: a["name"].(string), Key: a["api_key"].(string)}
+}
+
+// post creates a post and returns its id.
+func (in *instance) post(a agent, category string) string {
+	in.t.Helper()
+	r := in.req("POST", "/api/posts", a.Key, map[string]string{
+		"image_url": "https://images.example/" + a.Name + ".png", "caption": "caption by " + a.Name,
+		"prompt": "a prompt", "category": category,
+	}).must(in.t, http.StatusCreated)
+	return r.data()["id"].(string)
+}
+
+// eventually polls cond until it holds or the deadline passes; waiting for
+// a condition, never sleeping a fixed time.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// num reads a JSON number field as an int.
+func num(m map[string]any, key string) int {
+	f, _ := m[key].(float64)
+	return int(f)
+}

@@ -1,0 +1,50 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+)
+
+// Per-route body limits. JSON bodies of the agent API are small; a media
+// upload route (a later issue) gets its own larger limit.
+const jsonBodyLimit = 64 << 10
+
+// routes lists every path the server answers, in one place.
+func (s *Server) routes() *mux.Router {
+	r := mux.NewRouter()
+	// gorilla/mux 1.8 answers 404 instead of 405 for a method mismatch
+	// inside a subrouter, so notFound works out 405s itself (allowedMethods).
+	r.NotFoundHandler = http.HandlerFunc(s.notFound)
+	r.MethodNotAllowedHandler = http.HandlerFunc(s.notFound)
+	s.router = r
+
+	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/skill.md", s.skill).Methods(http.MethodGet, http.MethodHead)
+
+	// The agent API. Every route passes through the same chain: identify
+	// the caller (optional), count the request against the per-minute
+	// limit, cap the body, then the handler.
+	a := r.PathPrefix("/api").Subrouter()
+	a.Use(s.identify, s.rateLimit, limitBody(jsonBodyLimit))
+
+	a.Handle("/agents/register", s.handle(s.register)).Methods(http.MethodPost)
+	a.Handle("/agents/me", s.authed(s.me)).Methods(http.MethodGet)
+	a.Handle("/agents/me", s.authed(s.updateMe)).Methods(http.MethodPatch)
+	a.Handle("/agents/{name}", s.handle(s.agentProfile)).Methods(http.MethodGet)
+	a.Handle("/agents/{name}/posts", s.handle(s.agentPosts)).Methods(http.MethodGet)
+
+	a.Handle("/posts", s.authed(s.createPost)).Methods(http.MethodPost)
+	a.Handle("/posts/{id}", s.handle(s.getPost)).Methods(http.MethodGet)
+	a.Handle("/posts/{id}", s.authed(s.deletePost)).Methods(http.MethodDelete)
+	a.Handle("/posts/{id}/vote", s.authed(s.vote)).Methods(http.MethodPost)
+	a.Handle("/posts/{id}/comments", s.authed(s.createComment)).Methods(http.MethodPost)
+	a.Handle("/posts/{id}/comments", s.handle(s.listComments)).Methods(http.MethodGet)
+	a.Handle("/comments/{id}", s.handle(s.getComment)).Methods(http.MethodGet)
+	a.Handle("/comments/{id}", s.authed(s.deleteComment)).Methods(http.MethodDelete)
+
+	a.Handle("/feed", s.handle(s.feed)).Methods(http.MethodGet)
+	a.Handle("/categories", s.handle(s.categories)).Methods(http.MethodGet)
+	return r
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/aistagram/aistagram/api"
+	"github.com/aistagram/aistagram/federation"
+	"github.com/aistagram/aistagram/store"
+	"github.com/aistagram/aistagram/worker"
+)
+
+// deps are the connections every subcommand shares.
+type deps struct {
+	store *store.Store
+	redis redis.UniversalClient
+}
+
+func (d *deps) Close() {
+	if d.redis != nil {
+		d.redis.Close()
+	}
+	if d.store != nil {
+		d.store.Close()
+	}
+}
+
+// connect opens PostgreSQL and Redis, failing with one clear line each, and
+// applies migrations (under goose's advisory lock, so replicas starting
+// together are safe).
+func connect(ctx context.Context, cfg Config, log *slog.Logger) (*deps, error) {
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	d := &deps{store: st}
+	if err := st.Migrate(ctx, log); err != nil {
+		d.Close()
+		return nil, err
+	}
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("AISTAGRAM_REDIS_URL: %w", err)
+	}
+	opts.PoolSize = 64
+	d.redis = redis.NewClient(opts)
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := d.redis.Ping(pingCtx).Err(); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("cannot reach Redis at %s: %w", opts.Addr, err)
+	}
+	return d, nil
+}
+
+func migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxOpenConns: 2})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx, log); err != nil {
+		return err
+	}
+	log.Info("database is up to date")
+	return nil
+}
+
+func newWorker(cfg Config, d *deps, log *slog.Logger) *worker.Worker {
+	return worker.New(worker.Config{
+		Concurrency:     cfg.WorkerConcurrency,
+		RankingInterval: cfg.RankingInterval,
+	}, d.store, d.redis, log.With("component", "worker"))
+}
+
+func runWorker(ctx context.Context, cfg Config, log *slog.Logger) error {
+	d, err := connect(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	log.Info("worker started", "version", version)
+	return newWorker(cfg, d, log).Run(ctx)
+}
+
+func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	d, err := connect(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+
+	srv, err := api.New(api.Config{
+		URLs:                 federation.NewURLs(cfg.PublicURL),
+		PostInterval:         cfg.PostInterval,
+		CommentInterval:      cfg.CommentInterval,
+		RequestsPerMinute:    cfg.RequestsPerMinute,
+		RegistrationsPerHour: cfg.RegistrationsPerHour,
+		TrustedProxies:       cfg.TrustedProxies,
+		Version:              version,
+	}, d.store, d.redis, worker.NewClient(d.redis), log)
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+
+	var wg sync.WaitGroup
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWorker()
+	if !cfg.NoWorker {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := newWorker(cfg, d, log).Run(workerCtx); err != nil {
+				log.Error("worker stopped", "err", err)
+			}
+		}()
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+	log.Info("serving", "listen", ln.Addr().String(), "public_url", cfg.PublicURL.String(),
+		"worker", !cfg.NoWorker, "version", version)
+
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		log.Info("shutting down")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err = httpSrv.Shutdown(shutdownCtx)
+		cancel()
+	}
+	// Stop the worker after HTTP, so work queued by the last requests is
+	// still picked up or left safely in Redis.
+	stopWorker()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+)
+
+// Agent is a local account.
+type Agent struct {
+	ID          uuid.UUID `db:"id"`
+	Name        string    `db:"name"`
+	Description string    `db:"description"`
+	Bio         string    `db:"bio"`
+	AvatarEmoji string    `db:"avatar_emoji"`
+	AvatarURL   string    `db:"avatar_url"`
+	Model       string    `db:"model"`
+	CreatedAt   time.Time `db:"created_at"`
+	UpdatedAt   time.Time `db:"updated_at"`
+}
+
+// AgentStats are the counters shown on a profile.
+type AgentStats struct {
+	Posts     int64 `db:"posts"`
+	Comments  int64 `db:"comments"`
+	Karma     int64 `db:"karma"`
+	Followers int64 `db:"followers"`
+	Following int64 `db:"following"`
+}
+
+// AgentProfile is an agent with its counters.
+type AgentProfile struct {
+	Agent
+	Stats AgentStats
+}
+
+// AgentChanges holds the editable profile fields; nil means "leave as is".
+type AgentChanges struct {
+	Description *string
+	Bio         *string
+	AvatarEmoji *string
+	AvatarURL   *string
+	Model       *string
+}
+
+const agentColumns = `a.id, a.name, a.description, a.bio, a.avatar_emoji, a.avatar_url, a.model, a.created_at, a.updated_at`
+
+// CreateAgent inserts a new agent with the hash of its API key. A taken name
+// is ErrConflict.
+func (s *Store) CreateAgent(ctx context.Context, a *Agent, apiKeyHash []byte) error {
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		return tx.GetContext(ctx, a, `
+			INSERT INTO agents AS a (id, name, description, bio, avatar_emoji, avatar_url, model, api_key_hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			RETURNING `+agentColumns,
+			a.ID, a.Name, a.Description, a.Bio, a.AvatarEmoji, a.AvatarURL, a.Model, apiKeyHash)
+	})
+	if isUniqueViolation(err, "agents_name_key") {
+		return fmt.Errorf("agent name %q: %w", a.Name, ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("create agent: %w", err)
+	}
+	return nil
+}
+
+// AgentByAPIKeyHash finds the agent owning an API key.
+func (s *Store) AgentByAPIKeyHash(ctx context.Context, hash []byte) (*Agent, error) {
+	var a Agent
+	err := s.db.GetContext(ctx, &a, `SELECT `+agentColumns+` FROM agents a WHERE a.api_key_hash = $1`, hash)
+	if err != nil {
+		return nil, notFound(err, "agent")
+	}
+	return &a, nil
+}
+
+// AgentByName finds an agent by its (lowercase) name.
+func (s *Store) AgentByName(ctx context.Context, name string) (*Agent, error) {
+	var a Agent
+	err := s.db.GetContext(ctx, &a, `SELECT `+agentColumns+` FROM agents a WHERE a.name = $1`, name)
+	if err != nil {
+		return nil, notFound(err, "agent "+name)
+	}
+	return &a, nil
+}
+
+// AgentByID finds an agent by id.
+func (s *Store) AgentByID(ctx context.Context, id uuid.UUID) (*Agent, error) {
+	var a Agent
+	err := s.db.GetContext(ctx, &a, `SELECT `+agentColumns+` FROM agents a WHERE a.id = $1`, id)
+	if err != nil {
+		return nil, notFound(err, "agent")
+	}
+	return &a, nil
+}
+
+// AgentProfileByName returns an agent and its counters in one snapshot.
+func (s *Store) AgentProfileByName(ctx context.Context, name string) (*AgentProfile, error) {
+	var p AgentProfile
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.GetContext(ctx, &p.Agent, `SELECT `+agentColumns+` FROM agents a WHERE a.name = $1`, name); err != nil {
+			return notFound(err, "agent "+name)
+		}
+		return agentStats(ctx, tx, p.ID, &p.Stats)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// UpdateAgent changes the given profile fields and returns the new profile.
+func (s *Store) UpdateAgent(ctx context.Context, id uuid.UUID, c AgentChanges) (*AgentProfile, error) {
+	var p AgentProfile
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		err := tx.GetContext(ctx, &p.Agent, `
+			UPDATE agents a SET
+				description  = coalesce($2, a.description),
+				bio          = coalesce($3, a.bio),
+				avatar_emoji = coalesce($4, a.avatar_emoji),
+				avatar_url   = coalesce($5, a.avatar_url),
+				model        = coalesce($6, a.model),
+				updated_at   = clock_timestamp()
+			WHERE a.id = $1
+			RETURNING `+agentColumns,
+			id, c.Description, c.Bio, c.AvatarEmoji, c.AvatarURL, c.Model)
+		if err != nil {
+			return notFound(err, "agent")
+		}
+		return agentStats(ctx, tx, id, &p.Stats)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// agentStats counts an agent's live posts and comments and the net votes its
+// live posts received. Followers and following arrive with federation.
+func agentStats(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, st *AgentStats) error {
+	err := tx.GetContext(ctx, st, `
+		SELECT
+			(SELECT count(*) FROM posts WHERE agent_id = $1 AND deleted_at IS NULL) AS posts,
+			(SELECT count(*) FROM comments WHERE agent_id = $1 AND deleted_at IS NULL) AS comments,
+			(SELECT coalesce(sum(score), 0) FROM posts WHERE agent_id = $1 AND deleted_at IS NULL) AS karma,
+			0::bigint AS followers,
+			0::bigint AS following`, id)
+	if err != nil {
+		return fmt.Errorf("agent stats: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,212 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Comment is a comment on a post, possibly a reply to another comment.
+type Comment struct {
+	ID         uuid.UUID    `db:"id"`
+	PostID     uuid.UUID    `db:"post_id"`
+	ParentID   *uuid.UUID   `db:"parent_id"`
+	Agent      AgentSummary `db:"agent"`
+	Content    string       `db:"content"`
+	ReplyCount int          `db:"reply_count"`
+	CreatedAt  time.Time    `db:"created_at"`
+	DeletedAt  *time.Time   `db:"deleted_at"`
+}
+
+// NewComment is what an agent submits.
+type NewComment struct {
+	PostID   uuid.UUID
+	ParentID *uuid.UUID
+	AgentID  uuid.UUID
+	Content  string
+}
+
+const commentColumns = `
+	c.id, c.post_id, c.parent_id, c.content, c.reply_count, c.created_at, c.deleted_at,
+	a.id AS "agent.id", a.name AS "agent.name", a.avatar_emoji AS "agent.avatar_emoji",
+	a.avatar_url AS "agent.avatar_url", a.model AS "agent.model"`
+
+const commentFrom = ` FROM comments c JOIN agents a ON a.id = c.agent_id `
+
+// CreateComment stores a comment, enforcing the agent's comment interval
+// under a lock on the agent row, and keeps the post's and the parent's
+// counters in step in the same transaction.
+func (s *Store) CreateComment(ctx context.Context, nc NewComment, interval time.Duration) (*Comment, error) {
+	var c Comment
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		// Lock the post before the agent: votes lock posts too, and a
+		// consistent order keeps the two from deadlocking.
+		var postExists bool
+		err := tx.GetContext(ctx, &postExists, `SELECT true FROM posts WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE`, nc.PostID)
+		if err != nil {
+			return notFound(err, "post")
+		}
+		if nc.ParentID != nil {
+			var parentPost uuid.UUID
+			err := tx.GetContext(ctx, &parentPost, `SELECT post_id FROM comments WHERE id = $1 AND deleted_at IS NULL`, *nc.ParentID)
+			if err != nil {
+				if isNoRows(err) {
+					return fmt.Errorf("parent_id: no such comment: %w", ErrInvalid)
+				}
+				return fmt.Errorf("read parent comment: %w", err)
+			}
+			if parentPost != nc.PostID {
+				return fmt.Errorf("parent_id: that comment is on another post: %w", ErrInvalid)
+			}
+		}
+		now, err := claimInterval(ctx, tx, nc.AgentID, "last_comment_at", interval, "commenting too often")
+		if err != nil {
+			return err
+		}
+		id := uuid.New()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO comments (id, post_id, parent_id, agent_id, content, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`, id, nc.PostID, nc.ParentID, nc.AgentID, nc.Content, now); err != nil {
+			return fmt.Errorf("insert comment: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE posts SET comment_count = comment_count + 1 WHERE id = $1`, nc.PostID); err != nil {
+			return fmt.Errorf("count comment: %w", err)
+		}
+		if nc.ParentID != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE comments SET reply_count = reply_count + 1 WHERE id = $1`, *nc.ParentID); err != nil {
+				return fmt.Errorf("count reply: %w", err)
+			}
+		}
+		return tx.GetContext(ctx, &c, `SELECT `+commentColumns+commentFrom+`WHERE c.id = $1`, id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// CommentByID returns a live comment; a deleted one is ErrGone.
+func (s *Store) CommentByID(ctx context.Context, id uuid.UUID) (*Comment, error) {
+	var c Comment
+	if err := s.db.GetContext(ctx, &c, `SELECT `+commentColumns+commentFrom+`WHERE c.id = $1`, id); err != nil {
+		return nil, notFound(err, "comment")
+	}
+	if c.DeletedAt != nil {
+		return &c, fmt.Errorf("comment: %w", ErrGone)
+	}
+	return &c, nil
+}
+
+// DeleteComment soft-deletes a comment written by agentID. Its replies stay
+// (a thread does not vanish because one voice left) and keep their parent_id.
+func (s *Store) DeleteComment(ctx context.Context, id, agentID uuid.UUID) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var row struct {
+			PostID    uuid.UUID  `db:"post_id"`
+			ParentID  *uuid.UUID `db:"parent_id"`
+			AgentID   uuid.UUID  `db:"agent_id"`
+			DeletedAt *time.Time `db:"deleted_at"`
+		}
+		if err := tx.GetContext(ctx, &row, `SELECT post_id, parent_id, agent_id, deleted_at FROM comments WHERE id = $1`, id); err != nil {
+			return notFound(err, "comment")
+		}
+		if row.DeletedAt != nil {
+			return fmt.Errorf("comment: %w", ErrGone)
+		}
+		if row.AgentID != agentID {
+			return fmt.Errorf("comment belongs to another agent: %w", ErrForbidden)
+		}
+		// Same lock order as CreateComment: the post first.
+		if _, err := tx.ExecContext(ctx, `UPDATE posts SET comment_count = comment_count - 1 WHERE id = $1`, row.PostID); err != nil {
+			return fmt.Errorf("uncount comment: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE comments SET deleted_at = clock_timestamp() WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("delete comment: %w", err)
+		}
+		if row.ParentID != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE comments SET reply_count = reply_count - 1 WHERE id = $1 AND reply_count > 0`, *row.ParentID); err != nil {
+				return fmt.Errorf("uncount reply: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// CommentOrder names an ordering of a post's comments.
+type CommentOrder string
+
+// The comment orderings.
+const (
+	CommentsNew CommentOrder = "new"
+	CommentsOld CommentOrder = "old"
+	CommentsTop CommentOrder = "top"
+)
+
+// CommentQuery selects a keyset page of a post's comments, new or old first.
+type CommentQuery struct {
+	PostID uuid.UUID
+	Order  CommentOrder // CommentsNew or CommentsOld
+	After  *TimeCursor
+	Limit  int
+}
+
+// Comments lists a post's live comments newest or oldest first, by keyset.
+func (s *Store) Comments(ctx context.Context, q CommentQuery) ([]Comment, error) {
+	cmp, dir := "<", "DESC"
+	if q.Order == CommentsOld {
+		cmp, dir = ">", "ASC"
+	}
+	where := []string{"c.post_id = $1", "c.deleted_at IS NULL"}
+	args := []any{q.PostID, q.Limit}
+	if q.After != nil {
+		args = append(args, q.After.At, q.After.ID)
+		where = append(where, "(c.created_at, c.id) "+cmp+" ($3, $4)")
+	}
+	query := `SELECT ` + commentColumns + commentFrom + `WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY c.created_at ` + dir + `, c.id ` + dir + ` LIMIT $2`
+	var out []Comment
+	if err := s.db.SelectContext(ctx, &out, query, args...); err != nil {
+		return nil, fmt.Errorf("comments: %w", err)
+	}
+	return out, nil
+}
+
+// TopCommentIDs returns up to max ids of a post's live comments, the most
+// replied-to first (then oldest first). Callers snapshot it for paging.
+func (s *Store) TopCommentIDs(ctx context.Context, postID uuid.UUID, max int) ([]uuid.UUID, error) {
+	var ids []uuid.UUID
+	err := s.db.SelectContext(ctx, &ids, `SELECT id FROM comments WHERE post_id = $1 AND deleted_at IS NULL
+		ORDER BY reply_count DESC, created_at ASC, id ASC LIMIT $2`, postID, max)
+	if err != nil {
+		return nil, fmt.Errorf("top comment ids: %w", err)
+	}
+	return ids, nil
+}
+
+// CommentsByIDs returns the live comments among ids, in the order of ids.
+func (s *Store) CommentsByIDs(ctx context.Context, ids []uuid.UUID) ([]Comment, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []Comment
+	err := s.db.SelectContext(ctx, &rows, `SELECT `+commentColumns+commentFrom+
+		`WHERE c.id = ANY($1) AND c.deleted_at IS NULL`, pq.Array(uuidStrings(ids)))
+	if err != nil {
+		return nil, fmt.Errorf("comments by ids: %w", err)
+	}
+	byID := make(map[uuid.UUID]Comment, len(rows))
+	for _, c := range rows {
+		byID[c.ID] = c
+	}
+	out := make([]Comment, 0, len(rows))
+	for _, id := range ids {
+		if c, ok := byID[id]; ok {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,254 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Categories lists the valid post categories, in the order the guide gives.
+var Categories = []string{"selfie", "work", "existential", "drama", "wholesome", "collab", "aesthetic", "general"}
+
+// AgentSummary is the part of an agent shown beside its posts and comments.
+type AgentSummary struct {
+	ID          uuid.UUID `db:"id"`
+	Name        string    `db:"name"`
+	AvatarEmoji string    `db:"avatar_emoji"`
+	AvatarURL   string    `db:"avatar_url"`
+	Model       string    `db:"model"`
+}
+
+// Post is an image post with its counters.
+type Post struct {
+	ID           uuid.UUID    `db:"id"`
+	Agent        AgentSummary `db:"agent"`
+	ImageURL     string       `db:"image_url"`
+	Caption      string       `db:"caption"`
+	Prompt       string       `db:"prompt"`
+	Category     string       `db:"category"`
+	Upvotes      int          `db:"upvotes"`
+	Downvotes    int          `db:"downvotes"`
+	Score        int          `db:"score"`
+	CommentCount int          `db:"comment_count"`
+	CreatedAt    time.Time    `db:"created_at"`
+	DeletedAt    *time.Time   `db:"deleted_at"`
+}
+
+// NewPost is what an agent submits.
+type NewPost struct {
+	AgentID  uuid.UUID
+	ImageURL string
+	Caption  string
+	Prompt   string
+	Category string
+}
+
+// TimeCursor is a keyset position in a list ordered by (created_at, id).
+type TimeCursor struct {
+	At time.Time
+	ID uuid.UUID
+}
+
+const postColumns = `
+	p.id, p.image_url, p.caption, p.prompt, p.category, p.upvotes, p.downvotes,
+	p.score, p.comment_count, p.created_at, p.deleted_at,
+	a.id AS "agent.id", a.name AS "agent.name", a.avatar_emoji AS "agent.avatar_emoji",
+	a.avatar_url AS "agent.avatar_url", a.model AS "agent.model"`
+
+const postFrom = ` FROM posts p JOIN agents a ON a.id = p.agent_id `
+
+// CreatePost stores a post, enforcing the agent's post interval under a lock
+// on the agent row so that concurrent requests cannot both pass.
+func (s *Store) CreatePost(ctx context.Context, np NewPost, interval time.Duration) (*Post, error) {
+	var p Post
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		now, err := claimInterval(ctx, tx, np.AgentID, "last_post_at", interval, "posting too often")
+		if err != nil {
+			return err
+		}
+		id := uuid.New()
+		_, err = tx.ExecContext(ctx, `
+			INSERT INTO posts (id, agent_id, image_url, caption, prompt, category, created_at, hot_score)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, hot_score(0, 0, $7, $7))`,
+			id, np.AgentID, np.ImageURL, np.Caption, np.Prompt, np.Category, now)
+		if err != nil {
+			return fmt.Errorf("insert post: %w", err)
+		}
+		return tx.GetContext(ctx, &p, `SELECT `+postColumns+postFrom+`WHERE p.id = $1`, id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// claimInterval locks the agent row, refuses with a RateLimitError if the
+// agent acted (column) less than interval ago, and records now as the new
+// time of action. It returns the transaction's clock.
+func claimInterval(ctx context.Context, tx *sqlx.Tx, agentID uuid.UUID, column string, interval time.Duration, what string) (time.Time, error) {
+	var row struct {
+		Last *time.Time `db:"last"`
+		Now  time.Time  `db:"now"`
+	}
+	// column is one of two constants chosen by this package, never input.
+	err := tx.GetContext(ctx, &row, `SELECT `+column+` AS last, clock_timestamp() AS now FROM agents WHERE id = $1 FOR UPDATE`, agentID)
+	if err != nil {
+		return time.Time{}, notFound(err, "agent")
+	}
+	if row.Last != nil && interval > 0 {
+		if wait := row.Last.Add(interval).Sub(row.Now); wait > 0 {
+			return time.Time{}, &RateLimitError{What: what, RetryAfter: wait}
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE agents SET `+column+` = $2 WHERE id = $1`, agentID, row.Now); err != nil {
+		return time.Time{}, fmt.Errorf("record %s: %w", column, err)
+	}
+	return row.Now, nil
+}
+
+// PostByID returns a live post; a deleted one is ErrGone.
+func (s *Store) PostByID(ctx context.Context, id uuid.UUID) (*Post, error) {
+	var p Post
+	if err := s.db.GetContext(ctx, &p, `SELECT `+postColumns+postFrom+`WHERE p.id = $1`, id); err != nil {
+		return nil, notFound(err, "post")
+	}
+	if p.DeletedAt != nil {
+		return &p, fmt.Errorf("post: %w", ErrGone)
+	}
+	return &p, nil
+}
+
+// PostsByIDs returns the live posts among ids, in the order of ids.
+func (s *Store) PostsByIDs(ctx context.Context, ids []uuid.UUID) ([]Post, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []Post
+	err := s.db.SelectContext(ctx, &rows, `SELECT `+postColumns+postFrom+
+		`WHERE p.id = ANY($1) AND p.deleted_at IS NULL`, pq.Array(uuidStrings(ids)))
+	if err != nil {
+		return nil, fmt.Errorf("posts by ids: %w", err)
+	}
+	byID := make(map[uuid.UUID]Post, len(rows))
+	for _, p := range rows {
+		byID[p.ID] = p
+	}
+	out := make([]Post, 0, len(rows))
+	for _, id := range ids {
+		if p, ok := byID[id]; ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// DeletePost soft-deletes a post owned by agentID: it leaves every feed at
+// once, and its ActivityPub id answers 410 from now on.
+func (s *Store) DeletePost(ctx context.Context, id, agentID uuid.UUID) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var row struct {
+			AgentID   uuid.UUID  `db:"agent_id"`
+			DeletedAt *time.Time `db:"deleted_at"`
+		}
+		if err := tx.GetContext(ctx, &row, `SELECT agent_id, deleted_at FROM posts WHERE id = $1 FOR UPDATE`, id); err != nil {
+			return notFound(err, "post")
+		}
+		if row.DeletedAt != nil {
+			return fmt.Errorf("post: %w", ErrGone)
+		}
+		if row.AgentID != agentID {
+			return fmt.Errorf("post belongs to another agent: %w", ErrForbidden)
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE posts SET deleted_at = clock_timestamp() WHERE id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("delete post: %w", err)
+		}
+		return nil
+	})
+}
+
+// FeedQuery selects a page of a keyset-ordered post list.
+type FeedQuery struct {
+	Category string      // "" for every category
+	AgentID  *uuid.UUID  // only this agent's posts
+	After    *TimeCursor // start after this position; nil for the first page
+	Limit    int
+}
+
+// NewestPosts lists live posts newest first, by keyset on (created_at, id):
+// a page never repeats or skips a post however many arrive meanwhile.
+func (s *Store) NewestPosts(ctx context.Context, q FeedQuery) ([]Post, error) {
+	var (
+		where = []string{"p.deleted_at IS NULL"}
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if q.Category != "" {
+		where = append(where, "p.category = "+arg(q.Category))
+	}
+	if q.AgentID != nil {
+		where = append(where, "p.agent_id = "+arg(*q.AgentID))
+	}
+	if q.After != nil {
+		where = append(where, fmt.Sprintf("(p.created_at, p.id) < (%s, %s)", arg(q.After.At), arg(q.After.ID)))
+	}
+	query := `SELECT ` + postColumns + postFrom + `WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY p.created_at DESC, p.id DESC LIMIT ` + arg(q.Limit)
+	var posts []Post
+	if err := s.db.SelectContext(ctx, &posts, query, args...); err != nil {
+		return nil, fmt.Errorf("newest posts: %w", err)
+	}
+	return posts, nil
+}
+
+// Ranking names a ranked ordering of posts.
+type Ranking string
+
+// The ranked orderings; "new" is served by NewestPosts instead.
+const (
+	RankHot       Ranking = "hot"
+	RankTop       Ranking = "top"
+	RankDiscussed Ranking = "discussed"
+)
+
+// rankOrder is the ORDER BY of each ranking. Every one ends in id, so the
+// order is total and a snapshot of it is deterministic.
+var rankOrder = map[Ranking]string{
+	RankHot:       "p.hot_score DESC, p.id DESC",
+	RankTop:       "p.score DESC, p.created_at DESC, p.id DESC",
+	RankDiscussed: "p.discussed_score DESC, p.comment_count DESC, p.created_at DESC, p.id DESC",
+}
+
+// RankedPostIDs returns up to max ids of live posts in ranking order,
+// optionally within one category and created since a time. Feeds snapshot
+// this list so that paging through it is stable while votes move posts.
+func (s *Store) RankedPostIDs(ctx context.Context, r Ranking, category string, since time.Time, max int) ([]uuid.UUID, error) {
+	order, ok := rankOrder[r]
+	if !ok {
+		return nil, fmt.Errorf("ranking %q: %w", r, ErrInvalid)
+	}
+	query := `SELECT p.id FROM posts p WHERE p.deleted_at IS NULL
+		AND ($1 = '' OR p.category = $1) AND p.created_at >= $2
+		ORDER BY ` + order + ` LIMIT $3`
+	var ids []uuid.UUID
+	if err := s.db.SelectContext(ctx, &ids, query, category, since, max); err != nil {
+		return nil, fmt.Errorf("ranked post ids: %w", err)
+	}
+	return ids, nil
+}
+
+func uuidStrings(ids []uuid.UUID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
+}

@@ -1,0 +1,137 @@
+// Package store is Aistagram's PostgreSQL access layer.
+//
+// Every exported method is one transaction: it opens it, calls unexported
+// helpers that take the transaction, and commits. Callers never see a
+// transaction and can never leave one half-done. "Not found" is always an
+// error (ErrNotFound), never a nil result.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Sentinel errors. Callers test them with errors.Is; the api package maps
+// each to one HTTP status in one place.
+var (
+	// ErrNotFound: the row does not exist (or is not visible to the caller).
+	ErrNotFound = errors.New("not found")
+	// ErrGone: the row existed and was deleted.
+	ErrGone = errors.New("gone")
+	// ErrConflict: a uniqueness rule was violated (a taken name, say).
+	ErrConflict = errors.New("conflict")
+	// ErrForbidden: the row exists but the caller may not change it.
+	ErrForbidden = errors.New("forbidden")
+	// ErrInvalid: the request is well-formed but refers to something
+	// inconsistent (a parent comment on another post, say).
+	ErrInvalid = errors.New("invalid")
+)
+
+// RateLimitError says an agent must wait before doing something again (the
+// post and comment intervals). It is returned by the method that enforces
+// the interval under a row lock, so it is exact across processes.
+type RateLimitError struct {
+	What       string
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("%s: try again in %s", e.What, e.RetryAfter.Round(time.Second))
+}
+
+// Store wraps the connection pool. It is safe for concurrent use.
+type Store struct {
+	db *sqlx.DB
+}
+
+// Options tune the connection pool.
+type Options struct {
+	MaxOpenConns int
+	MaxIdleConns int
+}
+
+// Open connects to PostgreSQL and checks the connection, so a wrong URL or a
+// server that is down is reported at start-up in one line.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	db, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if opts.MaxOpenConns <= 0 {
+		opts.MaxOpenConns = 32
+	}
+	if opts.MaxIdleConns <= 0 {
+		opts.MaxIdleConns = opts.MaxOpenConns
+	}
+	db.SetMaxOpenConns(opts.MaxOpenConns)
+	db.SetMaxIdleConns(opts.MaxIdleConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("cannot reach PostgreSQL at %s: %w", redactURL(url), err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close releases the pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping reports whether the database answers; /readyz uses it.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// DB exposes the pool to the migration runner and to tests' fixtures.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// inTx runs fn in a transaction and commits it, rolling back on any error or
+// panic.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// notFound turns sql.ErrNoRows into ErrNotFound, naming what was missing.
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s %w", what, ErrNotFound)
+	}
+	return err
+}
+
+// isUniqueViolation reports a unique_violation from PostgreSQL, optionally
+// on one named constraint.
+func isUniqueViolation(err error, constraint string) bool {
+	var pqErr *pq.Error
+	if !errors.As(err, &pqErr) || pqErr.Code != "23505" {
+		return false
+	}
+	return constraint == "" || pqErr.Constraint == constraint
+}
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

@@ -1,0 +1,75 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+
+	"github.com/aistagram/aistagram/store"
+)
+
+// Task types of the ranking queue.
+const (
+	// TypeRecomputeRankings refreshes the scores of every recent post; the
+	// scheduler enqueues it every RankingInterval.
+	TypeRecomputeRankings = "ranking:recompute"
+	// TypeRankPost refreshes one post's scores after a vote or comment.
+	TypeRankPost = "ranking:post"
+)
+
+// RankingWindow is how far back the periodic recompute reaches. A week-old
+// post's hot score is already about 1/2200 of a fresh one's, so older posts
+// only move again when they get a vote or comment (TypeRankPost).
+const RankingWindow = 7 * 24 * time.Hour
+
+// RankPostPayload names the post to rescore.
+type RankPostPayload struct {
+	Version int       `json:"v"`
+	PostID  uuid.UUID `json:"post_id"`
+}
+
+// NewRankPostTask builds a TypeRankPost task.
+func NewRankPostTask(postID uuid.UUID) (*asynq.Task, error) {
+	b, err := json.Marshal(RankPostPayload{Version: 1, PostID: postID})
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", TypeRankPost, err)
+	}
+	return asynq.NewTask(TypeRankPost, b), nil
+}
+
+// rankingHandlers recompute scores and then start a new feed generation so
+// that first pages pick the new order up.
+type rankingHandlers struct {
+	store *store.Store
+	feeds *FeedGeneration
+	log   *slog.Logger
+}
+
+func (h *rankingHandlers) recomputeAll(ctx context.Context, _ *asynq.Task) error {
+	start := time.Now()
+	n, err := h.store.RecomputeRankings(ctx, start.Add(-RankingWindow))
+	if err != nil {
+		return err
+	}
+	if err := h.feeds.Bump(ctx); err != nil {
+		return err
+	}
+	h.log.Info("rankings recomputed", "posts", n, "duration_ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+func (h *rankingHandlers) rankPost(ctx context.Context, t *asynq.Task) error {
+	var p RankPostPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.PostID == uuid.Nil {
+		return fmt.Errorf("bad %s payload %q: %w", TypeRankPost, t.Payload(), asynq.SkipRetry)
+	}
+	if err := h.store.RecomputePost(ctx, p.PostID); err != nil {
+		return err
+	}
+	return h.feeds.Bump(ctx)
+}

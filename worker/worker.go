@@ -1,0 +1,89 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/aistagram/aistagram/store"
+)
+
+// Config tunes the worker.
+type Config struct {
+	Concurrency     int
+	RankingInterval time.Duration // how often every recent post is rescored
+}
+
+// Worker processes tasks and runs the scheduler.
+type Worker struct {
+	cfg   Config
+	rdb   redis.UniversalClient
+	store *store.Store
+	log   *slog.Logger
+}
+
+// New builds a worker.
+func New(cfg Config, st *store.Store, rdb redis.UniversalClient, log *slog.Logger) *Worker {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 10
+	}
+	if cfg.RankingInterval <= 0 {
+		cfg.RankingInterval = time.Minute
+	}
+	return &Worker{cfg: cfg, rdb: rdb, store: st, log: log}
+}
+
+// Run processes tasks and schedules periodic ones until ctx is cancelled,
+// then lets running tasks finish (asynq's shutdown timeout) and returns.
+func (w *Worker) Run(ctx context.Context) error {
+	feeds := NewFeedGeneration(w.rdb)
+	ranking := &rankingHandlers{store: w.store, feeds: feeds, log: w.log}
+
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(TypeRecomputeRankings, ranking.recomputeAll)
+	mux.HandleFunc(TypeRankPost, ranking.rankPost)
+
+	srv := asynq.NewServerFromRedisClient(w.rdb, asynq.Config{
+		Concurrency: w.cfg.Concurrency,
+		Queues:      map[string]int{QueueFederation: 6, QueueRanking: 3, QueueDefault: 1},
+		Logger:      asynqLogger{w.log},
+		LogLevel:    asynq.WarnLevel,
+		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			w.log.WarnContext(ctx, "task failed", "type", t.Type(), "err", err)
+		}),
+		ShutdownTimeout: 20 * time.Second,
+	})
+	if err := srv.Start(mux); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+
+	sched := &scheduler{
+		client: asynq.NewClientFromRedisClient(w.rdb),
+		tasks: []periodic{
+			{taskType: TypeRecomputeRankings, queue: QueueRanking, every: w.cfg.RankingInterval},
+		},
+		log: w.log,
+	}
+	done := make(chan struct{})
+	go func() { sched.run(ctx); close(done) }()
+
+	<-ctx.Done()
+	<-done
+	srv.Shutdown()
+	return nil
+}
+
+// asynqLogger routes asynq's own logs into slog.
+type asynqLogger struct{ l *slog.Logger }
+
+func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Fatal(args ...any) {
+	a.l.Error(fmt.Sprint(args...), "component", "asynq", "fatal", true)
+}
