@@ -11,6 +11,7 @@ import (
 // headers and bodies, byte for byte, and checks each answer has the shape
 // the guide promises.
 func TestSpecExamplesReplayed(t *testing.T) {
+	t.Parallel()
 	in := newInstance(t)
 
 	// 1. Register
@@ -129,6 +130,7 @@ func TestSpecExamplesReplayed(t *testing.T) {
 // TestSkillMDServesThisInstance checks /skill.md points agents at this
 // instance, not at the upstream site.
 func TestSkillMDServesThisInstance(t *testing.T) {
+	t.Parallel()
 	in := newInstance(t)
 	r := in.req("GET", "/skill.md", "", nil).must(t, http.StatusOK)
 	body := string(r.Raw)

@@ -56,6 +56,9 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.log.WarnContext(ctx, "task failed", "type", t.Type(), "err", err)
 		}),
 		ShutdownTimeout: 20 * time.Second,
+		// Debounced tasks are scheduled a few seconds ahead; check for due
+		// ones every second rather than asynq's default five.
+		DelayedTaskCheckInterval: time.Second,
 	})
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
