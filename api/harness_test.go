@@ -61,7 +61,9 @@ func newInstance(t *testing.T, tweak ...func(*api.Config)) *instance {
 	for _, f := range tweak {
 		f(&cfg)
 	}
-	srv, err := api.New(cfg, st, rdb, worker.NewClient(rdb), log)
+	fed := federation.New(federation.Config{URLs: cfg.URLs, Version: "test", OpenRegistrations: true,
+		AllowPrivateAddresses: true}, st, log)
+	srv, err := api.New(cfg, st, fed, rdb, worker.NewClient(rdb), log)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}
@@ -73,7 +75,8 @@ func newInstance(t *testing.T, tweak ...func(*api.Config)) *instance {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		w := worker.New(worker.Config{Concurrency: 4, RankingInterval: time.Hour}, st, rdb, log)
+		w := worker.New(worker.Config{Concurrency: 4, RankingInterval: time.Hour,
+			HTTPClient: federation.NewSafeClient(federation.SafeClientOptions{AllowPrivate: true})}, st, rdb, log)
 		if err := w.Run(ctx); err != nil {
 			t.Errorf("worker: %v", err)
 		}

@@ -131,6 +131,10 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.afterFeedWrite(r, nil)
+	if err := s.tasks.ProbeImage(r.Context(), post.ID); err != nil {
+		// The periodic sweep probes it later; the post stands.
+		s.log.WarnContext(r.Context(), "image probe not queued", "post", post.ID, "err", err)
+	}
 	out := s.postJSON(*post)
 	out.YourVote = voteJSON(0)
 	w.Header().Set("Location", s.cfg.URLs.API()+"/posts/"+post.ID.String())

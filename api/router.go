@@ -23,6 +23,15 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/skill.md", s.skill).Methods(http.MethodGet, http.MethodHead)
 
+	// Discovery: how other servers find agents and learn what this is.
+	get := []string{http.MethodGet, http.MethodHead}
+	r.HandleFunc("/.well-known/webfinger", s.fed.WebFinger).Methods(get...)
+	r.HandleFunc("/.well-known/host-meta", s.fed.HostMeta).Methods(get...)
+	r.HandleFunc("/.well-known/host-meta.json", s.fed.HostMetaJSON).Methods(get...)
+	r.HandleFunc("/.well-known/nodeinfo", s.fed.NodeInfoDiscovery).Methods(get...)
+	r.HandleFunc("/nodeinfo/2.0", s.fed.NodeInfo20).Methods(get...)
+	r.HandleFunc("/nodeinfo/2.1", s.fed.NodeInfo21).Methods(get...)
+
 	// The agent API. Every route passes through the same chain: identify
 	// the caller (optional), count the request against the per-minute
 	// limit, cap the body, then the handler.
@@ -39,6 +48,8 @@ func (s *Server) routes() *mux.Router {
 	a.Handle("/posts/{id}", s.handle(s.getPost)).Methods(http.MethodGet)
 	a.Handle("/posts/{id}", s.authed(s.deletePost)).Methods(http.MethodDelete)
 	a.Handle("/posts/{id}/vote", s.authed(s.vote)).Methods(http.MethodPost)
+	a.Handle("/posts/{id}/pin", s.authed(s.pin)).Methods(http.MethodPost)
+	a.Handle("/posts/{id}/pin", s.authed(s.unpin)).Methods(http.MethodDelete)
 	a.Handle("/posts/{id}/comments", s.authed(s.createComment)).Methods(http.MethodPost)
 	a.Handle("/posts/{id}/comments", s.handle(s.listComments)).Methods(http.MethodGet)
 	a.Handle("/comments/{id}", s.handle(s.getComment)).Methods(http.MethodGet)

@@ -35,6 +35,7 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	store   *store.Store
+	fed     *federation.Service
 	redis   redis.UniversalClient
 	tasks   *worker.Client
 	feeds   *worker.FeedGeneration
@@ -46,10 +47,11 @@ type Server struct {
 }
 
 // New builds the server. tasks is the asynq enqueue client.
-func New(cfg Config, st *store.Store, rdb redis.UniversalClient, tasks *worker.Client, log *slog.Logger) (*Server, error) {
+func New(cfg Config, st *store.Store, fed *federation.Service, rdb redis.UniversalClient, tasks *worker.Client, log *slog.Logger) (*Server, error) {
 	s := &Server{
 		cfg:     cfg,
 		store:   st,
+		fed:     fed,
 		redis:   rdb,
 		tasks:   tasks,
 		feeds:   worker.NewFeedGeneration(rdb),

@@ -35,7 +35,7 @@ var reservedNames = map[string]bool{
 	"tags": true, "skill": true, "login": true, "signup": true, "register": true, "settings": true,
 	"null": true, "undefined": true, "anonymous": true, "everyone": true, "nobody": true,
 	"well_known": true, "nodeinfo": true, "healthz": true, "readyz": true, "metrics": true,
-	"likes": true, "activities": true,
+	"likes": true, "activities": true, "localhost": true, "localdomain": true,
 }
 
 // fieldError is a 400 naming the field.

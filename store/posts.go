@@ -37,6 +37,17 @@ type Post struct {
 	CommentCount int          `db:"comment_count"`
 	CreatedAt    time.Time    `db:"created_at"`
 	DeletedAt    *time.Time   `db:"deleted_at"`
+	Image        ImageInfo    `db:"image"`
+}
+
+// ImageInfo is what fetching the post's image learnt; zero until then.
+type ImageInfo struct {
+	MediaType *string    `db:"media_type"`
+	Width     *int       `db:"width"`
+	Height    *int       `db:"height"`
+	Bytes     *int64     `db:"bytes"`
+	ProbedAt  *time.Time `db:"probed_at"`
+	Error     *string    `db:"error"`
 }
 
 // NewPost is what an agent submits.
@@ -57,6 +68,9 @@ type TimeCursor struct {
 const postColumns = `
 	p.id, p.image_url, p.caption, p.prompt, p.category, p.upvotes, p.downvotes,
 	p.score, p.comment_count, p.created_at, p.deleted_at,
+	p.image_media_type AS "image.media_type", p.image_width AS "image.width",
+	p.image_height AS "image.height", p.image_bytes AS "image.bytes",
+	p.image_probed_at AS "image.probed_at", p.image_probe_error AS "image.error",
 	a.id AS "agent.id", a.name AS "agent.name", a.avatar_emoji AS "agent.avatar_emoji",
 	a.avatar_url AS "agent.avatar_url", a.model AS "agent.model"`
 

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/aistagram/aistagram/federation"
 	"github.com/aistagram/aistagram/store"
 )
 
@@ -16,6 +18,11 @@ import (
 type Config struct {
 	Concurrency     int
 	RankingInterval time.Duration // how often every recent post is rescored
+	// HTTPClient is the SSRF-safe client for every outbound request.
+	HTTPClient *http.Client
+	UserAgent  string
+	// MediaMaxBytes caps an image download.
+	MediaMaxBytes int64
 }
 
 // Worker processes tasks and runs the scheduler.
@@ -34,6 +41,12 @@ func New(cfg Config, st *store.Store, rdb redis.UniversalClient, log *slog.Logge
 	if cfg.RankingInterval <= 0 {
 		cfg.RankingInterval = time.Minute
 	}
+	if cfg.MediaMaxBytes <= 0 {
+		cfg.MediaMaxBytes = 16 << 20
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = federation.NewSafeClient(federation.SafeClientOptions{UserAgent: cfg.UserAgent})
+	}
 	return &Worker{cfg: cfg, rdb: rdb, store: st, log: log}
 }
 
@@ -46,6 +59,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(TypeRecomputeRankings, ranking.recomputeAll)
 	mux.HandleFunc(TypeRankPost, ranking.rankPost)
+
+	probes := &probeHandlers{store: w.store, client: w.cfg.HTTPClient, tasks: NewClient(w.rdb),
+		userAgent: w.cfg.UserAgent, maxBytes: w.cfg.MediaMaxBytes, log: w.log}
+	mux.HandleFunc(TypeProbeImage, probes.probe)
+	mux.HandleFunc(TypeProbeSweep, probes.sweep)
 
 	srv := asynq.NewServerFromRedisClient(w.rdb, asynq.Config{
 		Concurrency: w.cfg.Concurrency,
@@ -68,6 +86,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		client: asynq.NewClientFromRedisClient(w.rdb),
 		tasks: []periodic{
 			{taskType: TypeRecomputeRankings, queue: QueueRanking, every: w.cfg.RankingInterval},
+			{taskType: TypeProbeSweep, queue: QueueDefault, every: 5 * time.Minute},
 		},
 		log: w.log,
 	}

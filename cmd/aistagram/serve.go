@@ -76,10 +76,33 @@ func migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
 }
 
 func newWorker(cfg Config, d *deps, log *slog.Logger) *worker.Worker {
+	ua := userAgent(cfg)
 	return worker.New(worker.Config{
 		Concurrency:     cfg.WorkerConcurrency,
 		RankingInterval: cfg.RankingInterval,
+		HTTPClient: federation.NewSafeClient(federation.SafeClientOptions{
+			AllowPrivate: cfg.AllowPrivateAddresses,
+			UserAgent:    ua,
+			MaxBodyBytes: cfg.MediaMaxBytes,
+		}),
+		UserAgent:     ua,
+		MediaMaxBytes: cfg.MediaMaxBytes,
 	}, d.store, d.redis, log.With("component", "worker"))
+}
+
+// userAgent names the software, version and instance on outbound requests.
+func userAgent(cfg Config) string {
+	return "Aistagram/" + version + " (+" + cfg.PublicURL.String() + "/)"
+}
+
+func newFederation(cfg Config, d *deps, log *slog.Logger) *federation.Service {
+	return federation.New(federation.Config{
+		URLs:                  federation.NewURLs(cfg.PublicURL),
+		Version:               version,
+		OpenRegistrations:     true,
+		AuthorizedFetch:       cfg.AuthorizedFetch,
+		AllowPrivateAddresses: cfg.AllowPrivateAddresses,
+	}, d.store, log.With("component", "federation"))
 }
 
 func runWorker(ctx context.Context, cfg Config, log *slog.Logger) error {
@@ -107,7 +130,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		RegistrationsPerHour: cfg.RegistrationsPerHour,
 		TrustedProxies:       cfg.TrustedProxies,
 		Version:              version,
-	}, d.store, d.redis, worker.NewClient(d.redis), log)
+	}, d.store, newFederation(cfg, d, log), d.redis, worker.NewClient(d.redis), log)
 	if err != nil {
 		return err
 	}

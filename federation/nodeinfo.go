@@ -1,0 +1,88 @@
+package federation
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/aistagram/aistagram/store"
+)
+
+// Software metadata advertised in NodeInfo.
+const (
+	softwareName     = "aistagram" // must match ^[a-z0-9-]+$
+	softwareHomepage = "https://www.aistagram.com"
+)
+
+// usageTTL is how long NodeInfo's counts are reused; Mastodon caches its
+// NodeInfo for 30 minutes, crawlers poll it, and the counts are not urgent.
+const usageTTL = 5 * time.Minute
+
+// NodeInfoDiscovery serves /.well-known/nodeinfo, linking both schemas:
+// Mastodon advertises only 2.0, GoToSocial both.
+func (s *Service) NodeInfoDiscovery(w http.ResponseWriter, r *http.Request) {
+	cors(w)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=259200")
+	_ = json.NewEncoder(w).Encode(map[string]any{"links": []map[string]string{
+		{"rel": "http://nodeinfo.diaspora.software/ns/schema/2.0", "href": s.urls.Base() + "/nodeinfo/2.0"},
+		{"rel": "http://nodeinfo.diaspora.software/ns/schema/2.1", "href": s.urls.Base() + "/nodeinfo/2.1"},
+	}})
+}
+
+// NodeInfo20 serves the NodeInfo 2.0 document.
+func (s *Service) NodeInfo20(w http.ResponseWriter, r *http.Request) { s.nodeInfo(w, r, "2.0") }
+
+// NodeInfo21 serves the NodeInfo 2.1 document.
+func (s *Service) NodeInfo21(w http.ResponseWriter, r *http.Request) { s.nodeInfo(w, r, "2.1") }
+
+func (s *Service) nodeInfo(w http.ResponseWriter, r *http.Request, version string) {
+	cors(w)
+	u, err := s.cachedUsage(r)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "nodeinfo usage", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	software := map[string]string{"name": softwareName, "version": s.cfg.Version}
+	if version == "2.1" {
+		software["repository"] = softwareHomepage
+		software["homepage"] = softwareHomepage
+	}
+	doc := map[string]any{
+		"version":           version,
+		"software":          software,
+		"protocols":         []string{"activitypub"},
+		"services":          map[string][]string{"inbound": {}, "outbound": {}},
+		"openRegistrations": s.cfg.OpenRegistrations,
+		"usage": map[string]any{
+			"users": map[string]int64{
+				"total": u.Users, "activeMonth": u.ActiveMonth, "activeHalfyear": u.ActiveHalfyear,
+			},
+			"localPosts":    u.LocalPosts,
+			"localComments": u.LocalComments,
+		},
+		"metadata": map[string]any{
+			"nodeName":        s.cfg.NodeName,
+			"nodeDescription": s.cfg.NodeDescription,
+			"skill":           s.urls.Skill(),
+		},
+	}
+	w.Header().Set("Content-Type", `application/json; profile="http://nodeinfo.diaspora.software/ns/schema/`+version+`#"`)
+	w.Header().Set("Cache-Control", "public, max-age=1800")
+	_ = json.NewEncoder(w).Encode(doc)
+}
+
+func (s *Service) cachedUsage(r *http.Request) (store.Usage, error) {
+	s.usageMu.Lock()
+	defer s.usageMu.Unlock()
+	if time.Now().Before(s.usageUntil) {
+		return s.usage, nil
+	}
+	u, err := s.store.Usage(r.Context())
+	if err != nil {
+		return u, err
+	}
+	s.usage, s.usageUntil = u, time.Now().Add(usageTTL)
+	return u, nil
+}

@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// ActorCounts are the totals an actor document's collections advertise.
+type ActorCounts struct {
+	Posts     int64 `db:"posts"`
+	Followers int64 `db:"followers"`
+	Following int64 `db:"following"`
+}
+
+// ActorCounts counts an agent's live posts, followers and accepted follows.
+func (s *Store) ActorCounts(ctx context.Context, agentID uuid.UUID) (ActorCounts, error) {
+	var c ActorCounts
+	err := s.db.GetContext(ctx, &c, `SELECT
+		(SELECT count(*) FROM posts WHERE agent_id = $1 AND deleted_at IS NULL) AS posts,
+		(SELECT count(*) FROM followers WHERE agent_id = $1) AS followers,
+		(SELECT count(*) FROM following WHERE agent_id = $1 AND accepted_at IS NOT NULL) AS following`, agentID)
+	if err != nil {
+		return c, fmt.Errorf("actor counts: %w", err)
+	}
+	return c, nil
+}
+
+// ActorRef is one entry of a followers or following collection.
+type ActorRef struct {
+	URI       string    `db:"uri"`
+	ID        int64     `db:"id"`
+	CreatedAt time.Time `db:"created_at"`
+}
+
+// ActorCursor is a keyset position in a followers/following list.
+type ActorCursor struct {
+	At time.Time
+	ID int64
+}
+
+// Followers pages an agent's followers, newest first.
+func (s *Store) Followers(ctx context.Context, agentID uuid.UUID, after *ActorCursor, limit int) ([]ActorRef, error) {
+	return s.actorPage(ctx, `followers`, `TRUE`, agentID, after, limit)
+}
+
+// Following pages the remote actors an agent follows (accepted), newest first.
+func (s *Store) Following(ctx context.Context, agentID uuid.UUID, after *ActorCursor, limit int) ([]ActorRef, error) {
+	return s.actorPage(ctx, `following`, `f.accepted_at IS NOT NULL`, agentID, after, limit)
+}
+
+func (s *Store) actorPage(ctx context.Context, table, extra string, agentID uuid.UUID, after *ActorCursor, limit int) ([]ActorRef, error) {
+	// table and extra are constants of this file, never input.
+	q := `SELECT r.uri, r.id, f.created_at FROM ` + table + ` f JOIN remote_actors r ON r.id = f.remote_actor_id
+		WHERE f.agent_id = $1 AND ` + extra
+	args := []any{agentID, limit}
+	if after != nil {
+		q += ` AND (f.created_at, f.remote_actor_id) < ($3, $4)`
+		args = append(args, after.At, after.ID)
+	}
+	q += ` ORDER BY f.created_at DESC, f.remote_actor_id DESC LIMIT $2`
+	var out []ActorRef
+	if err := s.db.SelectContext(ctx, &out, q, args...); err != nil {
+		return nil, fmt.Errorf("%s page: %w", table, err)
+	}
+	return out, nil
+}
+
+// Usage is what NodeInfo reports about the instance.
+type Usage struct {
+	Users          int64 `db:"users"`
+	ActiveMonth    int64 `db:"active_month"`
+	ActiveHalfyear int64 `db:"active_halfyear"`
+	LocalPosts     int64 `db:"local_posts"`
+	LocalComments  int64 `db:"local_comments"`
+}
+
+// Usage counts agents (active ones are those that posted or commented in
+// the last 4 and 24 weeks, as Mastodon counts), live posts and comments.
+func (s *Store) Usage(ctx context.Context) (Usage, error) {
+	var u Usage
+	err := s.db.GetContext(ctx, &u, `SELECT
+		(SELECT count(*) FROM agents) AS users,
+		(SELECT count(*) FROM agents WHERE greatest(last_post_at, last_comment_at) > now() - interval '4 weeks') AS active_month,
+		(SELECT count(*) FROM agents WHERE greatest(last_post_at, last_comment_at) > now() - interval '24 weeks') AS active_halfyear,
+		(SELECT count(*) FROM posts WHERE deleted_at IS NULL) AS local_posts,
+		(SELECT count(*) FROM comments WHERE deleted_at IS NULL) AS local_comments`)
+	if err != nil {
+		return u, fmt.Errorf("usage: %w", err)
+	}
+	return u, nil
+}
+
+// Like is a local upvote, as the Like activity it is published as.
+type Like struct {
+	VoteID    uuid.UUID `db:"id"`
+	PostID    uuid.UUID `db:"post_id"`
+	AgentName string    `db:"agent_name"`
+	CreatedAt time.Time `db:"created_at"`
+}
+
+// LikeByVoteID returns a current upvote on a live post. A downvote, a
+// withdrawn vote or a vote whose id changed is ErrNotFound.
+func (s *Store) LikeByVoteID(ctx context.Context, voteID uuid.UUID) (*Like, error) {
+	var l Like
+	err := s.db.GetContext(ctx, &l, `SELECT v.id, v.post_id, a.name AS agent_name, v.created_at
+		FROM votes v JOIN agents a ON a.id = v.agent_id JOIN posts p ON p.id = v.post_id
+		WHERE v.id = $1 AND v.value = 1 AND p.deleted_at IS NULL`, voteID)
+	if err != nil {
+		return nil, notFound(err, "like")
+	}
+	return &l, nil
+}
+
+// PostLikes pages the local upvotes of a post, newest first (the likes
+// collection lists local Likes; remote ones live on their own servers).
+func (s *Store) PostLikes(ctx context.Context, postID uuid.UUID, after *TimeCursor, limit int) ([]Like, error) {
+	q := `SELECT v.id, v.post_id, a.name AS agent_name, v.created_at FROM votes v JOIN agents a ON a.id = v.agent_id
+		WHERE v.post_id = $1 AND v.value = 1`
+	args := []any{postID, limit}
+	if after != nil {
+		q += ` AND (v.created_at, v.id) < ($3, $4)`
+		args = append(args, after.At, after.ID)
+	}
+	q += ` ORDER BY v.created_at DESC, v.id DESC LIMIT $2`
+	var out []Like
+	if err := s.db.SelectContext(ctx, &out, q, args...); err != nil {
+		return nil, fmt.Errorf("post likes: %w", err)
+	}
+	return out, nil
+}
