@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -190,8 +191,11 @@ func (s *Store) DeletePost(ctx context.Context, id, agentID uuid.UUID) error {
 type FeedQuery struct {
 	Category string      // "" for every category
 	AgentID  *uuid.UUID  // only this agent's posts
-	After    *TimeCursor // start after this position; nil for the first page
-	Limit    int
+	After    *TimeCursor // start after (older than) this position; nil for the first page
+	// Before asks for the page just newer than this position instead (a
+	// "prev" link); the result is still newest first.
+	Before *TimeCursor
+	Limit  int
 }
 
 // NewestPosts lists live posts newest first, by keyset on (created_at, id):
@@ -214,11 +218,19 @@ func (s *Store) NewestPosts(ctx context.Context, q FeedQuery) ([]Post, error) {
 	if q.After != nil {
 		where = append(where, fmt.Sprintf("(p.created_at, p.id) < (%s, %s)", arg(q.After.At), arg(q.After.ID)))
 	}
+	dir := "DESC"
+	if q.Before != nil {
+		where = append(where, fmt.Sprintf("(p.created_at, p.id) > (%s, %s)", arg(q.Before.At), arg(q.Before.ID)))
+		dir = "ASC"
+	}
 	query := `SELECT ` + postColumns + postFrom + `WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY p.created_at DESC, p.id DESC LIMIT ` + arg(q.Limit)
+		` ORDER BY p.created_at ` + dir + `, p.id ` + dir + ` LIMIT ` + arg(q.Limit)
 	var posts []Post
 	if err := s.db.SelectContext(ctx, &posts, query, args...); err != nil {
 		return nil, fmt.Errorf("newest posts: %w", err)
+	}
+	if q.Before != nil {
+		slices.Reverse(posts)
 	}
 	return posts, nil
 }

@@ -1,0 +1,142 @@
+package activitypub
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"unicode"
+)
+
+// Marshal renders v as JSON the way Aistagram sends it. Unlike json.Marshal it
+// leaves <, > and & alone: content and summary are HTML, and escaping them as
+// \u003c is valid but bloats every body and makes golden files unreadable.
+// Whatever bytes it returns are the bytes to sign (Digest) and send.
+func Marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// firstByte returns the first non-space byte of a JSON value, or 0.
+func firstByte(data []byte) byte {
+	for _, c := range data {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return c
+	}
+	return 0
+}
+
+// fieldSet lists the JSON names a document struct declares, so that decoding
+// can tell modelled properties from extra ones.
+type fieldSet struct {
+	exact  map[string]bool
+	folded map[string]bool
+}
+
+// fieldsOf reads the json tags of the top-level fields of struct type t.
+func fieldsOf(t reflect.Type) fieldSet {
+	fs := fieldSet{exact: map[string]bool{}, folded: map[string]bool{}}
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		fs.exact[name] = true
+		fs.folded[foldKey(name)] = true
+	}
+	return fs
+}
+
+// foldKey folds a key the way encoding/json matches object keys to struct
+// fields (case-insensitively, with Unicode simple folding).
+func foldKey(k string) string {
+	return strings.Map(func(r rune) rune { return unicode.ToUpper(unicode.ToLower(r)) }, k)
+}
+
+// decodeFields decodes the JSON object data into v (a pointer to a struct
+// without custom methods) and returns the properties v does not declare.
+//
+// encoding/json matches keys case-insensitively, so {"actor": A, "Actor": B}
+// would silently become B while Mastodon (and a signature check reading the
+// raw JSON) sees A. Such a document is refused rather than read differently
+// from everyone else.
+func decodeFields(data []byte, v any, fs fieldSet) (map[string]json.RawMessage, error) {
+	if firstByte(data) != '{' {
+		return nil, fmt.Errorf("%w: %w: expected a JSON object", ErrInvalid, ErrSyntax)
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(data, &all); err != nil {
+		return nil, err
+	}
+	var extra map[string]json.RawMessage
+	for k, raw := range all {
+		if fs.exact[k] {
+			continue
+		}
+		if fs.folded[foldKey(k)] {
+			return nil, fmt.Errorf("%w: property %q differs from a known property only by case", ErrInvalid, k)
+		}
+		if extra == nil {
+			extra = make(map[string]json.RawMessage)
+		}
+		extra[k] = raw
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return nil, err
+	}
+	return extra, nil
+}
+
+// encodeFields renders v (a struct without custom methods) and appends the
+// extra properties in sorted key order after the declared ones. An extra key
+// that names a declared property is dropped: the typed field wins.
+func encodeFields(v any, extra map[string]json.RawMessage, fs fieldSet) ([]byte, error) {
+	b, err := Marshal(v)
+	if err != nil || len(extra) == 0 {
+		return b, err
+	}
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		if !fs.folded[foldKey(k)] {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return b, nil
+	}
+	slices.Sort(keys)
+	var buf bytes.Buffer
+	buf.Write(b[:len(b)-1]) // drop the closing brace
+	for _, k := range keys {
+		if buf.Bytes()[buf.Len()-1] != '{' {
+			buf.WriteByte(',')
+		}
+		key, err := Marshal(k)
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(key)
+		buf.WriteByte(':')
+		if err := json.Compact(&buf, extra[k]); err != nil {
+			return nil, fmt.Errorf("activitypub: extra property %q: %w", k, err)
+		}
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}

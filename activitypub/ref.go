@@ -1,0 +1,396 @@
+package activitypub
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// ErrNotEmbedded is returned by the As* methods of a [Ref] that holds only an
+// IRI: the node has to be fetched (or looked up) before it can be read. It
+// does not wrap [ErrInvalid]; an IRI is a legitimate value, although Mastodon
+// ignores an Undo{Like} whose object is a bare IRI and Pixelfed an Accept.
+var ErrNotEmbedded = errors.New("activitypub: value is an IRI, not an embedded object")
+
+// Ref is the value of a single-valued property that points at another node:
+// actor, object, target, attributedTo, inReplyTo, icon, image, first, next,
+// replies, likes... It is an IRI, an embedded JSON object, or (on input) an
+// array of those, and the zero Ref is "absent" and is omitted on output.
+//
+// An embedded node is kept as the JSON it arrived as (or was rendered to) and
+// decoded on demand with [Ref.AsObject], [Ref.AsActivity], [Ref.AsActor],
+// [Ref.AsCollection] or [Ref.Decode]. Keeping the bytes is what lets an Undo
+// re-embed the exact original activity, and keeps properties this package
+// does not model.
+//
+// Arrays are kept too: Pleroma's and Mastodon's Flag send "object" as a list
+// of the reported actor and posts, and PeerTube's attributedTo lists the
+// account and its channel. [Ref.ID] and [Ref.Type] describe the first element,
+// [Ref.All] returns every one, and output keeps the array.
+type Ref struct {
+	iri  string
+	raw  json.RawMessage
+	id   string
+	typ  Type
+	rest []Ref
+	list bool
+	err  error
+}
+
+// IRI returns a Ref to the node named by iri, rendered as a bare string.
+func IRI(iri string) Ref { return Ref{iri: iri} }
+
+// Embed returns a Ref that renders v inline. v is marshalled now, so later
+// changes to v do not show; a marshalling error is reported when the Ref
+// itself is marshalled. v may also be a json.RawMessage holding an object.
+// Embedded nodes should leave their Context empty: @context belongs at the
+// top of a document, and every extra level counts against Pixelfed's JSON
+// depth limit of 8.
+func Embed(v any) Ref {
+	var raw []byte
+	switch x := v.(type) {
+	case json.RawMessage:
+		raw = x
+	default:
+		b, err := Marshal(v)
+		if err != nil {
+			return Ref{err: fmt.Errorf("activitypub: embed %T: %w", v, err)}
+		}
+		raw = b
+	}
+	r, err := EmbedRaw(raw)
+	if err != nil {
+		return Ref{err: err}
+	}
+	return r
+}
+
+// EmbedRaw returns a Ref that renders raw, a JSON object, inline and
+// unchanged: use it to re-embed an activity exactly as it was received (the
+// Follow inside an Accept, the Like inside an Undo). raw is checked against
+// [MaxDepth] and copied.
+func EmbedRaw(raw json.RawMessage) (Ref, error) {
+	if err := checkDepth(raw); err != nil {
+		return Ref{}, err
+	}
+	var r Ref
+	if err := r.UnmarshalJSON(raw); err != nil {
+		return Ref{}, err
+	}
+	if !r.IsEmbedded() || r.list {
+		return Ref{}, fmt.Errorf("%w: %w: embedded value must be a JSON object", ErrInvalid, ErrSyntax)
+	}
+	return r, nil
+}
+
+// Many returns a Ref holding several values, rendered as a JSON array. Only
+// Flag needs this; everywhere else a single-valued property has one value.
+func Many(refs ...Ref) Ref {
+	var all []Ref
+	for _, r := range refs {
+		all = append(all, r.All()...)
+	}
+	if len(all) == 0 {
+		return Ref{}
+	}
+	out := all[0]
+	out.rest = all[1:]
+	out.list = true
+	return out
+}
+
+// IsZero reports whether the property is absent.
+func (r Ref) IsZero() bool { return r.iri == "" && r.raw == nil && r.err == nil }
+
+// IsEmbedded reports whether the (first) value is an embedded object rather
+// than an IRI.
+func (r Ref) IsEmbedded() bool { return r.raw != nil }
+
+// ID is the IRI, or the "id" of the embedded object ("" when it has none, as
+// with Mastodon's embedded first page of replies or a Mention tag).
+func (r Ref) ID() string {
+	if r.raw != nil {
+		return r.id
+	}
+	return r.iri
+}
+
+// Type is the "type" of the embedded object; "" for a bare IRI, whose type is
+// unknown until it is fetched.
+func (r Ref) Type() Type { return r.typ }
+
+// Raw is the embedded object's JSON, or nil for an IRI. Callers must not
+// modify it.
+func (r Ref) Raw() json.RawMessage { return r.raw }
+
+// All returns every value of the property: one element for a plain value,
+// several when the property held an array, none when absent.
+func (r Ref) All() []Ref {
+	if r.IsZero() {
+		return nil
+	}
+	first := r
+	first.rest, first.list = nil, false
+	return append([]Ref{first}, r.rest...)
+}
+
+// IDs returns the ID of every value, skipping embedded objects without one.
+func (r Ref) IDs() []string { return Refs(r.All()).IDs() }
+
+// Decode unmarshals the embedded object into v. It returns ErrNotEmbedded for
+// an IRI.
+func (r Ref) Decode(v any) error {
+	if r.raw == nil {
+		return ErrNotEmbedded
+	}
+	if err := json.Unmarshal(r.raw, v); err != nil {
+		return invalid(err)
+	}
+	return nil
+}
+
+// AsObject decodes the embedded value as an [Object] (a Note, an Image
+// attachment, a Tombstone, a Hashtag or Mention tag...).
+func (r Ref) AsObject() (*Object, error) {
+	var o Object
+	if err := r.Decode(&o); err != nil {
+		return nil, err
+	}
+	return &o, nil
+}
+
+// AsActivity decodes the embedded value as an [Activity]: the Follow inside
+// an Accept, the Like inside an Undo. It does not validate it; call
+// [Activity.Validate] when the inner activity must be complete.
+func (r Ref) AsActivity() (*Activity, error) {
+	var a Activity
+	if err := r.Decode(&a); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// AsActor decodes the embedded value as an [Actor], as in Update{Person}.
+func (r Ref) AsActor() (*Actor, error) {
+	var a Actor
+	if err := r.Decode(&a); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// AsCollection decodes the embedded value as a [Collection], such as the
+// replies, likes and shares of a Note or a collection's first page.
+func (r Ref) AsCollection() (*Collection, error) {
+	var c Collection
+	if err := r.Decode(&c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// MarshalJSON renders an IRI as a string, an embedded object as its JSON, and
+// several values as an array. The zero Ref renders as null, so fields of type
+// Ref are tagged omitzero.
+func (r Ref) MarshalJSON() ([]byte, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if !r.list {
+		return r.marshalOne()
+	}
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	for i, v := range r.All() {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		b, err := v.marshalOne()
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(b)
+	}
+	buf.WriteByte(']')
+	return buf.Bytes(), nil
+}
+
+func (r Ref) marshalOne() ([]byte, error) {
+	switch {
+	case r.err != nil:
+		return nil, r.err
+	case r.raw != nil:
+		return r.raw, nil
+	case r.iri != "":
+		return Marshal(r.iri)
+	}
+	return []byte("null"), nil
+}
+
+// UnmarshalJSON accepts a string, an object, an array of those, or null.
+// Nulls inside an array are dropped (JSON-LD ignores them too); nested
+// arrays are flattened.
+func (r *Ref) UnmarshalJSON(data []byte) error {
+	*r = Ref{}
+	switch firstByte(data) {
+	case 'n':
+		return nil
+	case '"':
+		return json.Unmarshal(data, &r.iri)
+	case '{':
+		var head struct {
+			ID   json.RawMessage `json:"id"`
+			Type Type            `json:"type"`
+		}
+		if err := json.Unmarshal(data, &head); err != nil {
+			return err
+		}
+		_ = json.Unmarshal(head.ID, &r.id) // a non-string id is no id
+		r.typ = head.Type
+		r.raw = bytes.Clone(data)
+		return nil
+	case '[':
+		var items Refs
+		if err := items.UnmarshalJSON(data); err != nil {
+			return err
+		}
+		if len(items) == 0 {
+			return nil
+		}
+		*r = Many(items...)
+		return nil
+	}
+	return fmt.Errorf("activitypub: expected an IRI or an object, got %.20s", data)
+}
+
+// Refs is the value of a multi-valued property: to, cc, bto, bcc, audience,
+// tag, attachment, alsoKnownAs, items, orderedItems. Input may be a single
+// value or an array; output is always an array, because Pixelfed (PHP
+// in_array and foreach) breaks on a bare string "to" or a single "attachment"
+// object. Fields of type Refs are tagged omitzero, so an empty Refs is omitted.
+type Refs []Ref
+
+// IRIs returns Refs holding each iri, skipping empty strings.
+func IRIs(iris ...string) Refs {
+	var out Refs
+	for _, s := range iris {
+		if s != "" {
+			out = append(out, IRI(s))
+		}
+	}
+	return out
+}
+
+// IsZero reports whether no value is set, so that fields tagged omitzero
+// vanish even when they hold only zero Refs (which would render as []).
+func (rs Refs) IsZero() bool {
+	for _, r := range rs {
+		if !r.IsZero() {
+			return false
+		}
+	}
+	return true
+}
+
+// IDs returns the ID of every value, skipping embedded objects without one.
+func (rs Refs) IDs() []string {
+	var out []string
+	for _, r := range rs {
+		if id := r.ID(); id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// Contains reports whether some value has the given ID.
+func (rs Refs) Contains(id string) bool {
+	for _, r := range rs {
+		if r.ID() == id {
+			return true
+		}
+	}
+	return false
+}
+
+// HasPublic reports whether some value is the public collection, in any of
+// the spellings [IsPublic] accepts.
+func (rs Refs) HasPublic() bool {
+	for _, r := range rs {
+		if IsPublic(r.ID()) {
+			return true
+		}
+	}
+	return false
+}
+
+// First returns the first value, or the zero Ref.
+func (rs Refs) First() Ref {
+	if len(rs) == 0 {
+		return Ref{}
+	}
+	return rs[0]
+}
+
+// Objects decodes every embedded value as an [Object], skipping IRIs and
+// values that do not decode: one malformed tag or attachment from a remote
+// server should cost that item, not the whole post.
+func (rs Refs) Objects() []*Object {
+	var out []*Object
+	for _, r := range rs {
+		if o, err := r.AsObject(); err == nil {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// MarshalJSON renders an array, leaving out zero Refs so no null appears.
+func (rs Refs) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	n := 0
+	for _, r := range rs {
+		for _, v := range r.All() {
+			b, err := v.MarshalJSON()
+			if err != nil {
+				return nil, err
+			}
+			if n > 0 {
+				buf.WriteByte(',')
+			}
+			buf.Write(b)
+			n++
+		}
+	}
+	buf.WriteByte(']')
+	return buf.Bytes(), nil
+}
+
+// UnmarshalJSON accepts a single IRI or object, an array of them, or null.
+func (rs *Refs) UnmarshalJSON(data []byte) error {
+	*rs = nil
+	if firstByte(data) != '[' {
+		var r Ref
+		if err := r.UnmarshalJSON(data); err != nil {
+			return err
+		}
+		*rs = Refs(r.All())
+		return nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(data, &items); err != nil {
+		return err
+	}
+	var out Refs
+	for _, item := range items {
+		var r Ref
+		if err := r.UnmarshalJSON(item); err != nil {
+			return err
+		}
+		out = append(out, r.All()...)
+	}
+	*rs = out
+	return nil
+}

@@ -1,0 +1,220 @@
+package federation
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+
+	ap "github.com/aistagram/aistagram/activitypub"
+	"github.com/aistagram/aistagram/store"
+)
+
+// maxDocumentBytes keeps every document under Misskey's 64 KB limit on
+// what it accepts (Mastodon's is 1 MB).
+const maxDocumentBytes = 60 << 10
+
+// writeActivity answers with an ActivityStreams document. The content type
+// is the one every server accepts; Vary tells caches that the same URL also
+// serves HTML.
+func (s *Service) writeActivity(w http.ResponseWriter, r *http.Request, status int, doc any) {
+	body, err := ap.Marshal(doc)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "render document", "path", r.URL.Path, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", ContentTypeActivity)
+	h.Add("Vary", "Accept")
+	h.Set("Access-Control-Allow-Origin", "*")
+	if s.cfg.AuthorizedFetch {
+		h.Add("Vary", "Signature")
+		h.Set("Cache-Control", "private, max-age=60")
+	} else if status == http.StatusOK {
+		h.Set("Cache-Control", "public, max-age=60")
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// notFoundJSON answers 404 for an id we never had.
+func notFoundJSON(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Add("Vary", "Accept")
+	w.WriteHeader(http.StatusNotFound)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": "not found"})
+}
+
+func (s *Service) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.ErrorContext(r.Context(), "federation request failed", "path", r.URL.Path, "err", err)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusInternalServerError)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": "internal error"})
+}
+
+// agentFromPath loads the agent named in the path, answering 404 itself.
+func (s *Service) agentFromPath(w http.ResponseWriter, r *http.Request) (*store.Agent, bool) {
+	name := strings.ToLower(mux.Vars(r)["name"])
+	if !agentNamePattern.MatchString(name) {
+		notFoundJSON(w)
+		return nil, false
+	}
+	agent, err := s.store.AgentByName(r.Context(), name)
+	if errors.Is(err, store.ErrNotFound) {
+		notFoundJSON(w)
+		return nil, false
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return nil, false
+	}
+	return agent, true
+}
+
+// Actor serves an agent's actor document. A browser is redirected to the
+// profile page, as Mastodon redirects /users/x to /@x.
+func (s *Service) Actor(w http.ResponseWriter, r *http.Request) {
+	if !WantsActivityJSON(r) && isBrowserPath(r, "/users/") {
+		http.Redirect(w, r, s.urls.Profile(mux.Vars(r)["name"]), http.StatusFound)
+		return
+	}
+	agent, ok := s.agentFromPath(w, r)
+	if !ok {
+		return
+	}
+	key, err := s.keys.agent(r.Context(), agent.ID)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	s.writeActivity(w, r, http.StatusOK, s.RenderActor(agent, key.publicPEM, true))
+}
+
+// isBrowserPath is true when the request is for the ActivityPub path itself
+// (not the HTML permalink that hands ActivityPub requests over to us).
+func isBrowserPath(r *http.Request, prefix string) bool { return strings.HasPrefix(r.URL.Path, prefix) }
+
+// InstanceActor serves the Application actor. It is always public, even in
+// authorized-fetch mode: other servers fetch it to verify our signatures.
+func (s *Service) InstanceActor(w http.ResponseWriter, r *http.Request) {
+	key, err := s.keys.instance(r.Context())
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	s.writeActivity(w, r, http.StatusOK, s.RenderInstanceActor(key.publicPEM))
+}
+
+// postFromPath loads the post named by {id}; a deleted post is answered
+// 410 with a Tombstone here.
+func (s *Service) postFromPath(w http.ResponseWriter, r *http.Request) (*store.Post, bool) {
+	id, err := uuid.Parse(mux.Vars(r)["id"])
+	if err != nil {
+		notFoundJSON(w)
+		return nil, false
+	}
+	post, err := s.store.PostByID(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrGone):
+		s.writeActivity(w, r, http.StatusGone, s.RenderTombstone(s.urls.Note(id), derefTime(post.DeletedAt)))
+		return nil, false
+	case errors.Is(err, store.ErrNotFound):
+		notFoundJSON(w)
+		return nil, false
+	case err != nil:
+		s.internalError(w, r, err)
+		return nil, false
+	}
+	return post, true
+}
+
+func derefTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
+// Note serves a post as a Note; browsers go to the post page.
+func (s *Service) Note(w http.ResponseWriter, r *http.Request) {
+	if !WantsActivityJSON(r) && isBrowserPath(r, "/posts/") {
+		http.Redirect(w, r, s.urls.PostPage(uuidOrNil(mux.Vars(r)["id"])), http.StatusFound)
+		return
+	}
+	post, ok := s.postFromPath(w, r)
+	if !ok {
+		return
+	}
+	s.writeActivity(w, r, http.StatusOK, s.RenderNote(post, 0, true))
+}
+
+// CreateActivity serves the Create that published a post.
+func (s *Service) CreateActivity(w http.ResponseWriter, r *http.Request) {
+	post, ok := s.postFromPath(w, r)
+	if !ok {
+		return
+	}
+	create := s.RenderCreate(s.RenderNote(post, 0, false), s.urls.Actor(post.Agent.Name))
+	create.Context = ap.ObjectContext()
+	s.writeActivity(w, r, http.StatusOK, create)
+}
+
+// CommentNote serves a local comment as a Note.
+func (s *Service) CommentNote(w http.ResponseWriter, r *http.Request) {
+	id, err := uuid.Parse(mux.Vars(r)["id"])
+	if err != nil {
+		notFoundJSON(w)
+		return
+	}
+	c, err := s.store.CommentByID(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrGone):
+		s.writeActivity(w, r, http.StatusGone, s.RenderTombstone(s.urls.CommentNote(id), derefTime(c.DeletedAt)))
+		return
+	case errors.Is(err, store.ErrNotFound):
+		notFoundJSON(w)
+		return
+	case err != nil:
+		s.internalError(w, r, err)
+		return
+	}
+	if !WantsActivityJSON(r) {
+		http.Redirect(w, r, s.urls.PostPage(c.PostID)+"#comment-"+c.ID.String(), http.StatusFound)
+		return
+	}
+	post, err := s.store.PostByID(r.Context(), c.PostID)
+	if err != nil && !errors.Is(err, store.ErrGone) {
+		s.internalError(w, r, err)
+		return
+	}
+	s.writeActivity(w, r, http.StatusOK, s.RenderCommentNote(c, post.Agent.Name, true))
+}
+
+// Like serves the Like activity of a current upvote.
+func (s *Service) Like(w http.ResponseWriter, r *http.Request) {
+	id, err := uuid.Parse(mux.Vars(r)["id"])
+	if err != nil {
+		notFoundJSON(w)
+		return
+	}
+	like, err := s.store.LikeByVoteID(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		notFoundJSON(w)
+		return
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	s.writeActivity(w, r, http.StatusOK, s.RenderLike(like, true))
+}
+
+func uuidOrNil(s string) uuid.UUID {
+	id, _ := uuid.Parse(s)
+	return id
+}
