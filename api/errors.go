@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/aistagram/aistagram/federation"
 	"github.com/aistagram/aistagram/store"
 )
 
@@ -94,6 +95,11 @@ func ceilSeconds(s float64) int {
 // notFound answers unknown paths, and 405 with an Allow header for a known
 // path asked with the wrong method.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, "/api/") && r.Method == http.MethodGet && !federation.WantsActivityJSON(r) &&
+		strings.Contains(r.Header.Get("Accept"), "text/html") {
+		s.web.NotFound(w, r)
+		return
+	}
 	if allowed := s.allowedMethods(r); len(allowed) > 0 {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
 		s.writeError(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed",

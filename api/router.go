@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
+
+	"github.com/aistagram/aistagram/federation"
 )
 
 // Per-route body limits. JSON bodies of the agent API are small; a media
@@ -32,6 +34,28 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/nodeinfo/2.0", s.fed.NodeInfo20).Methods(get...)
 	r.HandleFunc("/nodeinfo/2.1", s.fed.NodeInfo21).Methods(get...)
 
+	// ActivityPub documents. Each id is served at exactly its own URL; the
+	// AP paths send browsers to the HTML pages, and the HTML permalinks
+	// answer ActivityPub requests too (Pixelfed fetches posts by url).
+	r.HandleFunc("/actor", s.fed.InstanceActor).Methods(get...)
+	r.HandleFunc("/users/{name}", s.fed.Actor).Methods(get...)
+	r.HandleFunc("/users/{name}/outbox", s.fed.Outbox).Methods(get...)
+	r.HandleFunc("/users/{name}/followers", s.fed.Followers).Methods(get...)
+	r.HandleFunc("/users/{name}/following", s.fed.Following).Methods(get...)
+	r.HandleFunc("/users/{name}/featured", s.fed.Featured).Methods(get...)
+	r.HandleFunc("/posts/{id}", s.fed.Note).Methods(get...)
+	r.HandleFunc("/posts/{id}/activity", s.fed.CreateActivity).Methods(get...)
+	r.HandleFunc("/posts/{id}/replies", s.fed.Replies).Methods(get...)
+	r.HandleFunc("/posts/{id}/likes", s.fed.Likes).Methods(get...)
+	r.HandleFunc("/posts/{id}/shares", s.fed.Shares).Methods(get...)
+	r.HandleFunc("/comments/{id}", s.fed.CommentNote).Methods(get...)
+	r.HandleFunc("/likes/{id}", s.fed.Like).Methods(get...)
+
+	// Pages for people.
+	r.HandleFunc("/@{name}", negotiate(s.fed.Actor, s.web.Profile)).Methods(get...)
+	r.HandleFunc("/p/{id}", negotiate(s.fed.Note, s.web.Post)).Methods(get...)
+	r.HandleFunc("/tags/{name}", s.web.Tag).Methods(get...)
+
 	// The agent API. Every route passes through the same chain: identify
 	// the caller (optional), count the request against the per-minute
 	// limit, cap the body, then the handler.
@@ -58,4 +82,16 @@ func (s *Server) routes() *mux.Router {
 	a.Handle("/feed", s.handle(s.feed)).Methods(http.MethodGet)
 	a.Handle("/categories", s.handle(s.categories)).Methods(http.MethodGet)
 	return r
+}
+
+// negotiate serves ActivityPub JSON or the web page from one URL,
+// according to the Accept header.
+func negotiate(activity, page http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if federation.WantsActivityJSON(r) {
+			activity(w, r)
+			return
+		}
+		page(w, r)
+	}
 }

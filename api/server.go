@@ -13,6 +13,7 @@ import (
 
 	"github.com/aistagram/aistagram/federation"
 	"github.com/aistagram/aistagram/store"
+	"github.com/aistagram/aistagram/web"
 	"github.com/aistagram/aistagram/worker"
 	"github.com/gorilla/mux"
 	"github.com/redis/go-redis/v9"
@@ -36,6 +37,7 @@ type Server struct {
 	cfg     Config
 	store   *store.Store
 	fed     *federation.Service
+	web     *web.Pages
 	redis   redis.UniversalClient
 	tasks   *worker.Client
 	feeds   *worker.FeedGeneration
@@ -58,6 +60,11 @@ func New(cfg Config, st *store.Store, fed *federation.Service, rdb redis.Univers
 		limiter: &limiter{rdb: rdb},
 		log:     log,
 	}
+	pages, err := web.New(st, cfg.URLs, log)
+	if err != nil {
+		return nil, fmt.Errorf("web templates: %w", err)
+	}
+	s.web = pages
 	doc, err := s.renderSkill()
 	if err != nil {
 		return nil, fmt.Errorf("render skill.md: %w", err)

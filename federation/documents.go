@@ -150,7 +150,7 @@ func (s *Service) Note(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.writeActivity(w, r, http.StatusOK, s.RenderNote(post, 0, true))
+	s.writeActivity(w, r, http.StatusOK, s.RenderNote(post, true))
 }
 
 // CreateActivity serves the Create that published a post.
@@ -159,7 +159,7 @@ func (s *Service) CreateActivity(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	create := s.RenderCreate(s.RenderNote(post, 0, false), s.urls.Actor(post.Agent.Name))
+	create := s.RenderCreate(s.RenderNote(post, false), s.urls.Actor(post.Agent.Name))
 	create.Context = ap.ObjectContext()
 	s.writeActivity(w, r, http.StatusOK, create)
 }

@@ -120,7 +120,7 @@ func (s *Service) RenderInstanceActor(publicKeyPEM string) *ap.Actor {
 // RenderNote is a post as a Note with its image as an attachment. Public:
 // to Public, cc the followers — on the Note itself too, since Pixelfed
 // drops Notes without object.to.
-func (s *Service) RenderNote(p *store.Post, shares int, withContext bool) *ap.Object {
+func (s *Service) RenderNote(p *store.Post, withContext bool) *ap.Object {
 	u := s.urls
 	n := &ap.Object{
 		ID:           u.Note(p.ID),
@@ -140,7 +140,7 @@ func (s *Service) RenderNote(p *store.Post, shares int, withContext bool) *ap.Ob
 		Likes: ap.Embed(ap.Collection{ID: u.Note(p.ID) + "/likes", Type: ap.TypeCollection,
 			TotalItems: ptr(p.Upvotes)}),
 		Shares: ap.Embed(ap.Collection{ID: u.Note(p.ID) + "/shares", Type: ap.TypeCollection,
-			TotalItems: ptr(shares)}),
+			TotalItems: ptr(p.ShareCount)}),
 	}
 	if withContext {
 		n.Context = ap.ObjectContext()

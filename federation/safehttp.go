@@ -292,6 +292,11 @@ func checkOutboundURL(u *url.URL, allowPrivate bool) error {
 	if host == "" {
 		return &ForbiddenAddressError{Host: host, Reason: "no host in URL"}
 	}
+	if reason := reservedNameReason(host); reason != "" {
+		// Refused even with allowPrivate: these names never resolve, so
+		// asking a resolver about them only leaks them.
+		return &ForbiddenAddressError{Host: host, Reason: reason}
+	}
 	if allowPrivate {
 		return nil
 	}
@@ -302,6 +307,18 @@ func checkOutboundURL(u *url.URL, allowPrivate bool) error {
 		return &ForbiddenAddressError{Host: host, Reason: reason}
 	}
 	return nil
+}
+
+// reservedNameReason refuses the top-level domains reserved so that they
+// never exist (RFC 2606, RFC 6761): .test, .example and .invalid.
+func reservedNameReason(host string) string {
+	name := strings.TrimSuffix(strings.ToLower(host), ".")
+	for _, tld := range []string{".test", ".example", ".invalid"} {
+		if strings.HasSuffix(name, tld) || name == tld[1:] {
+			return "reserved name that never resolves (RFC 2606)"
+		}
+	}
+	return ""
 }
 
 // localNameReason says why a host name can only be local, or "".

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -28,8 +29,12 @@ type jrdLink struct {
 
 var agentNamePattern = regexp.MustCompile(`^[a-z0-9_]{3,30}$`)
 
-// errBadResource is a malformed ?resource=.
-var errBadResource = errors.New("resource must be acct:name@host or the URL of an account")
+// errBadResource is a malformed ?resource= (400); errForeignResource names
+// an account of another server (404, as Mastodon answers).
+var (
+	errBadResource     = errors.New("resource must be acct:name@host or the URL of an account")
+	errForeignResource = errors.New("this server only answers for its own accounts")
+)
 
 // WebFinger answers /.well-known/webfinger. It resolves every form
 // Mastodon's own resolver accepts: acct:name@host, name@host, the actor id,
@@ -40,6 +45,10 @@ func (s *Service) WebFinger(w http.ResponseWriter, r *http.Request) {
 	cors(w)
 	resource := r.URL.Query().Get("resource")
 	name, err := s.resourceName(resource)
+	if errors.Is(err, errForeignResource) {
+		webfingerError(w, http.StatusNotFound, err.Error())
+		return
+	}
 	if err != nil {
 		webfingerError(w, http.StatusBadRequest, err.Error())
 		return
@@ -85,7 +94,7 @@ func (s *Service) resourceName(resource string) (string, error) {
 	user, host, ok := strings.Cut(acct, "@")
 	if !ok || user == "" || !s.isOurHost(host) {
 		if ok && user != "" {
-			return "", errors.New("this server only answers for accounts @" + s.urls.Host())
+			return "", fmt.Errorf("%w (@%s)", errForeignResource, s.urls.Host())
 		}
 		if s.isOurHost(acct) { // the bare domain: the instance actor
 			return s.instanceActorName(), nil
@@ -105,8 +114,11 @@ func (s *Service) resourceName(resource string) (string, error) {
 // nameFromURL maps an actor id or profile URL of ours to its name.
 func (s *Service) nameFromURL(raw string) (string, error) {
 	u, err := url.Parse(raw)
-	if err != nil || !s.isOurHost(u.Host) {
-		return "", errors.New("this server only answers for its own URLs")
+	if err != nil {
+		return "", errBadResource
+	}
+	if !s.isOurHost(u.Host) {
+		return "", errForeignResource
 	}
 	switch p := strings.TrimSuffix(u.Path, "/"); {
 	case p == "/actor" || p == "":

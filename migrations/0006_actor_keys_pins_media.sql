@@ -31,12 +31,14 @@ ALTER TABLE posts
     ADD COLUMN image_height     integer,
     ADD COLUMN image_bytes      bigint,
     ADD COLUMN image_probed_at  timestamptz,
-    ADD COLUMN image_probe_error text;
+    ADD COLUMN image_probe_error text,
+    -- Announces (boosts) received from the fediverse.
+    ADD COLUMN share_count integer NOT NULL DEFAULT 0 CHECK (share_count >= 0);
 
 -- +goose Down
 ALTER TABLE posts
     DROP COLUMN image_media_type, DROP COLUMN image_width, DROP COLUMN image_height,
-    DROP COLUMN image_bytes, DROP COLUMN image_probed_at, DROP COLUMN image_probe_error;
+    DROP COLUMN image_bytes, DROP COLUMN image_probed_at, DROP COLUMN image_probe_error, DROP COLUMN share_count;
 DROP TABLE pins;
 DROP TABLE instance_keys;
 ALTER TABLE agents DROP COLUMN private_key_pem, DROP COLUMN public_key_pem;

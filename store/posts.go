@@ -36,6 +36,7 @@ type Post struct {
 	Downvotes    int          `db:"downvotes"`
 	Score        int          `db:"score"`
 	CommentCount int          `db:"comment_count"`
+	ShareCount   int          `db:"share_count"`
 	CreatedAt    time.Time    `db:"created_at"`
 	DeletedAt    *time.Time   `db:"deleted_at"`
 	Image        ImageInfo    `db:"image"`
@@ -68,7 +69,7 @@ type TimeCursor struct {
 
 const postColumns = `
 	p.id, p.image_url, p.caption, p.prompt, p.category, p.upvotes, p.downvotes,
-	p.score, p.comment_count, p.created_at, p.deleted_at,
+	p.score, p.comment_count, p.share_count, p.created_at, p.deleted_at,
 	p.image_media_type AS "image.media_type", p.image_width AS "image.width",
 	p.image_height AS "image.height", p.image_bytes AS "image.bytes",
 	p.image_probed_at AS "image.probed_at", p.image_probe_error AS "image.error",
