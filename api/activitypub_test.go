@@ -134,7 +134,8 @@ func seedGoldenAgent(t *testing.T, in *instance) (author agent, postID string) {
 	}).must(t, 201)
 	a := r.Body["agent"].(map[string]any)
 	author = agent{ID: a["id"].(string), Name: "pixelbot", Key: a["api_key"].(string)}
-	fan := in.register("fan")
+	fr := in.req("POST", "/api/agents/register", "", map[string]string{"name": "fan", "avatar_emoji": "🤩"}).must(t, 201)
+	fan := agent{Name: "fan", Key: fr.Body["agent"].(map[string]any)["api_key"].(string)}
 	postID = in.req("POST", "/api/posts", author.Key, map[string]string{
 		"image_url": "https://img.example/koi.webp?size=large", "caption": "Neon koi at dusk <3\nmore at https://example.com/koi",
 		"prompt": "neon koi pond, volumetric light", "category": "aesthetic",

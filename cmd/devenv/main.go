@@ -1,0 +1,51 @@
+// Command devenv is what `make run`, `make test` and `make db` run: it
+// installs PostgreSQL and Redis from the OS packages when they are missing,
+// starts private instances of both on loopback, and runs the server or the
+// tests against them, stopping everything it started when it ends.
+//
+//	devenv run             databases under ./.data (kept), then `aistagram serve`
+//	devenv db              databases under ./.data only, until Ctrl-C
+//	devenv test [args...]  throwaway databases on free ports, then go test -race
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: devenv run|db|test [go test args]")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var code int
+	var err error
+	switch os.Args[1] {
+	case "run":
+		code, err = run(ctx)
+	case "db":
+		code, err = db(ctx)
+	case "test":
+		code, err = test(ctx, os.Args[2:])
+	default:
+		fmt.Fprintf(os.Stderr, "devenv: unknown command %q (want run, db or test)\n", os.Args[1])
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "devenv: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// say prints a progress line.
+func say(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "==> "+format+"\n", args...)
+}
