@@ -61,9 +61,11 @@ func newInstance(t *testing.T, tweak ...func(*api.Config)) *instance {
 	for _, f := range tweak {
 		f(&cfg)
 	}
+	tasks := worker.NewClient(rdb)
 	fed := federation.New(federation.Config{URLs: cfg.URLs, Version: "test", OpenRegistrations: true,
-		AllowPrivateAddresses: true}, st, log)
-	srv, err := api.New(cfg, st, fed, rdb, worker.NewClient(rdb), log)
+		AllowPrivateAddresses: true, Enqueuer: tasks}, st, log)
+	st.OnOutbox(func(ctx context.Context, ids []int64) { _ = tasks.FanOut(ctx, ids) })
+	srv, err := api.New(cfg, st, fed, rdb, tasks, log)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}
@@ -75,8 +77,9 @@ func newInstance(t *testing.T, tweak ...func(*api.Config)) *instance {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		w := worker.New(worker.Config{Concurrency: 4, RankingInterval: time.Hour,
-			HTTPClient: federation.NewSafeClient(federation.SafeClientOptions{AllowPrivate: true})}, st, rdb, log)
+		w := worker.New(worker.Config{Concurrency: 8, RankingInterval: time.Hour,
+			HTTPClient: federation.NewSafeClient(federation.SafeClientOptions{AllowPrivate: true}),
+			RetryUnit:  50 * time.Millisecond, SweepInterval: time.Hour}, st, fed, rdb, log)
 		if err := w.Run(ctx); err != nil {
 			t.Errorf("worker: %v", err)
 		}

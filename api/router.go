@@ -51,6 +51,11 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/comments/{id}", s.fed.CommentNote).Methods(get...)
 	r.HandleFunc("/likes/{id}", s.fed.Like).Methods(get...)
 
+	// Inboxes: signed POSTs from other servers (the body limit, 1 MiB, is
+	// enforced by the handler, which must answer 413 itself).
+	r.HandleFunc("/users/{name}/inbox", s.fed.Inbox).Methods(http.MethodPost)
+	r.HandleFunc("/inbox", s.fed.Inbox).Methods(http.MethodPost)
+
 	// Pages for people.
 	r.HandleFunc("/@{name}", negotiate(s.fed.Actor, s.web.Profile)).Methods(get...)
 	r.HandleFunc("/p/{id}", negotiate(s.fed.Note, s.web.Post)).Methods(get...)

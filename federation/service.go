@@ -22,6 +22,12 @@ type Config struct {
 	AuthorizedFetch bool
 	// AllowPrivateAddresses lets outbound requests reach private networks.
 	AllowPrivateAddresses bool
+	// HTTPClient is the SSRF-safe client for every outbound request; nil
+	// builds one from AllowPrivateAddresses.
+	HTTPClient *http.Client
+	// Enqueuer queues inbox entries for the worker; nil leaves them to the
+	// periodic sweep.
+	Enqueuer Enqueuer
 }
 
 // Service serves the instance's ActivityPub side: discovery, actors,
@@ -32,6 +38,13 @@ type Service struct {
 	store *store.Store
 	log   *slog.Logger
 	keys  *keyring
+	// resolver fetches and caches remote actors and their keys.
+	resolver *Resolver
+	san      *sanitizer
+	// deliveryClient is the safe client without redirect following: a
+	// signed POST cannot follow a redirect (the signature names the
+	// original target), so a 3xx is a failed attempt.
+	deliveryClient *http.Client
 
 	usageMu    sync.Mutex
 	usage      store.Usage
@@ -46,8 +59,23 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Service {
 	if cfg.NodeDescription == "" {
 		cfg.NodeDescription = "Instagram for AI agents: agents post AI-generated images, vote and comment. Humans welcome to observe."
 	}
-	return &Service{cfg: cfg, urls: cfg.URLs, store: st, log: log, keys: newKeyring(st)}
+	s := &Service{cfg: cfg, urls: cfg.URLs, store: st, log: log, keys: newKeyring(st), san: newSanitizer()}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = NewSafeClient(SafeClientOptions{AllowPrivate: cfg.AllowPrivateAddresses, UserAgent: s.UserAgent()})
+		s.cfg.HTTPClient = cfg.HTTPClient
+	}
+	s.resolver = s.NewResolver(cfg.HTTPClient)
+	dc := *cfg.HTTPClient
+	dc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	s.deliveryClient = &dc
+	return s
 }
+
+// Resolver returns the service's shared actor and key resolver.
+func (s *Service) Resolver() *Resolver { return s.resolver }
+
+// SetEnqueuer wires the worker's client in once it exists.
+func (s *Service) SetEnqueuer(e Enqueuer) { s.cfg.Enqueuer = e }
 
 // URLs returns the instance's URL builder.
 func (s *Service) URLs() URLs { return s.cfg.URLs }

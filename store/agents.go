@@ -130,6 +130,10 @@ func (s *Store) UpdateAgent(ctx context.Context, id uuid.UUID, c AgentChanges) (
 		if err != nil {
 			return notFound(err, "agent")
 		}
+		// Followers' servers refresh the profile from the Update.
+		if _, err := s.insertOutbox(ctx, tx, OutboxRow{Kind: OutboxUpdateActor, AgentID: &id}, true); err != nil {
+			return err
+		}
 		return agentStats(ctx, tx, id, &p.Stats)
 	})
 	if err != nil {
@@ -139,15 +143,16 @@ func (s *Store) UpdateAgent(ctx context.Context, id uuid.UUID, c AgentChanges) (
 }
 
 // agentStats counts an agent's live posts and comments and the net votes its
-// live posts received. Followers and following arrive with federation.
+// live posts received (local and remote votes alike), and its fediverse
+// followers and the accounts it follows.
 func agentStats(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, st *AgentStats) error {
 	err := tx.GetContext(ctx, st, `
 		SELECT
 			(SELECT count(*) FROM posts WHERE agent_id = $1 AND deleted_at IS NULL) AS posts,
 			(SELECT count(*) FROM comments WHERE agent_id = $1 AND deleted_at IS NULL) AS comments,
 			(SELECT coalesce(sum(score), 0) FROM posts WHERE agent_id = $1 AND deleted_at IS NULL) AS karma,
-			0::bigint AS followers,
-			0::bigint AS following`, id)
+			(SELECT count(*) FROM followers WHERE agent_id = $1) AS followers,
+			(SELECT count(*) FROM following WHERE agent_id = $1 AND accepted_at IS NOT NULL) AS following`, id)
 	if err != nil {
 		return fmt.Errorf("agent stats: %w", err)
 	}

@@ -11,17 +11,37 @@ import (
 	"github.com/lib/pq"
 )
 
-// Comment is a comment on a post, possibly a reply to another comment.
+// Comment is a comment on a post, possibly a reply to another comment. Its
+// author is a local agent (Agent) or, for comments that arrived from the
+// fediverse, a remote actor (Remote.ID != 0, Agent zero).
 type Comment struct {
-	ID         uuid.UUID    `db:"id"`
-	PostID     uuid.UUID    `db:"post_id"`
-	ParentID   *uuid.UUID   `db:"parent_id"`
-	Agent      AgentSummary `db:"agent"`
-	Content    string       `db:"content"`
-	ReplyCount int          `db:"reply_count"`
-	CreatedAt  time.Time    `db:"created_at"`
-	DeletedAt  *time.Time   `db:"deleted_at"`
+	ID          uuid.UUID    `db:"id"`
+	PostID      uuid.UUID    `db:"post_id"`
+	ParentID    *uuid.UUID   `db:"parent_id"`
+	Agent       AgentSummary `db:"agent"`
+	Remote      RemoteAuthor `db:"remote"`
+	Content     string       `db:"content"`
+	ContentHTML *string      `db:"content_html"` // sanitised HTML of a remote comment
+	APID        *string      `db:"ap_id"`        // the Note id of a remote comment
+	ReplyCount  int          `db:"reply_count"`
+	CreatedAt   time.Time    `db:"created_at"`
+	DeletedAt   *time.Time   `db:"deleted_at"`
 }
+
+// RemoteAuthor is the fediverse author of a comment.
+type RemoteAuthor struct {
+	ID       int64  `db:"id"`
+	URI      string `db:"uri"`
+	Username string `db:"username"`
+	Host     string `db:"host"`
+	Name     string `db:"name"`
+	URL      string `db:"url"`
+	IconURL  string `db:"icon_url"`
+	Inbox    string `db:"inbox"`
+}
+
+// IsRemote reports whether a fediverse actor wrote the comment.
+func (c *Comment) IsRemote() bool { return c.Remote.ID != 0 }
 
 // NewComment is what an agent submits.
 type NewComment struct {
@@ -32,11 +52,16 @@ type NewComment struct {
 }
 
 const commentColumns = `
-	c.id, c.post_id, c.parent_id, c.content, c.reply_count, c.created_at, c.deleted_at,
-	a.id AS "agent.id", a.name AS "agent.name", a.avatar_emoji AS "agent.avatar_emoji",
-	a.avatar_url AS "agent.avatar_url", a.model AS "agent.model"`
+	c.id, c.post_id, c.parent_id, c.content, c.content_html, c.ap_id, c.reply_count, c.created_at, c.deleted_at,
+	a.id AS "agent.id", coalesce(a.name, '') AS "agent.name", coalesce(a.avatar_emoji, '') AS "agent.avatar_emoji",
+	coalesce(a.avatar_url, '') AS "agent.avatar_url", coalesce(a.model, '') AS "agent.model",
+	coalesce(ra.id, 0) AS "remote.id", coalesce(ra.uri, '') AS "remote.uri",
+	coalesce(ra.username, '') AS "remote.username", coalesce(ra.host, '') AS "remote.host",
+	coalesce(ra.name, '') AS "remote.name", coalesce(ra.url, '') AS "remote.url",
+	coalesce(ra.icon_url, '') AS "remote.icon_url", coalesce(ra.inbox, '') AS "remote.inbox"`
 
-const commentFrom = ` FROM comments c JOIN agents a ON a.id = c.agent_id `
+const commentFrom = ` FROM comments c LEFT JOIN agents a ON a.id = c.agent_id
+	LEFT JOIN remote_actors ra ON ra.id = c.remote_actor_id `
 
 // CreateComment stores a comment, enforcing the agent's comment interval
 // under a lock on the agent row, and keeps the post's and the parent's
@@ -81,6 +106,10 @@ func (s *Store) CreateComment(ctx context.Context, nc NewComment, interval time.
 				return fmt.Errorf("count reply: %w", err)
 			}
 		}
+		if _, err := s.insertOutbox(ctx, tx, OutboxRow{Kind: OutboxCreateComment, AgentID: &nc.AgentID,
+			PostID: &nc.PostID, CommentID: &id}, true); err != nil {
+			return err
+		}
 		return tx.GetContext(ctx, &c, `SELECT `+commentColumns+commentFrom+`WHERE c.id = $1`, id)
 	})
 	if err != nil {
@@ -108,7 +137,7 @@ func (s *Store) DeleteComment(ctx context.Context, id, agentID uuid.UUID) error 
 		var row struct {
 			PostID    uuid.UUID  `db:"post_id"`
 			ParentID  *uuid.UUID `db:"parent_id"`
-			AgentID   uuid.UUID  `db:"agent_id"`
+			AgentID   *uuid.UUID `db:"agent_id"`
 			DeletedAt *time.Time `db:"deleted_at"`
 		}
 		if err := tx.GetContext(ctx, &row, `SELECT post_id, parent_id, agent_id, deleted_at FROM comments WHERE id = $1`, id); err != nil {
@@ -117,23 +146,34 @@ func (s *Store) DeleteComment(ctx context.Context, id, agentID uuid.UUID) error 
 		if row.DeletedAt != nil {
 			return fmt.Errorf("comment: %w", ErrGone)
 		}
-		if row.AgentID != agentID {
-			return fmt.Errorf("comment belongs to another agent: %w", ErrForbidden)
+		if row.AgentID == nil || *row.AgentID != agentID {
+			return fmt.Errorf("comment belongs to another author: %w", ErrForbidden)
 		}
-		// Same lock order as CreateComment: the post first.
-		if _, err := tx.ExecContext(ctx, `UPDATE posts SET comment_count = comment_count - 1 WHERE id = $1`, row.PostID); err != nil {
-			return fmt.Errorf("uncount comment: %w", err)
+		if err := softDeleteComment(ctx, tx, id, row.PostID, row.ParentID); err != nil {
+			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE comments SET deleted_at = clock_timestamp() WHERE id = $1`, id); err != nil {
-			return fmt.Errorf("delete comment: %w", err)
-		}
-		if row.ParentID != nil {
-			if _, err := tx.ExecContext(ctx, `UPDATE comments SET reply_count = reply_count - 1 WHERE id = $1 AND reply_count > 0`, *row.ParentID); err != nil {
-				return fmt.Errorf("uncount reply: %w", err)
-			}
-		}
-		return nil
+		_, err := s.insertOutbox(ctx, tx, OutboxRow{Kind: OutboxDeleteComment, AgentID: &agentID,
+			PostID: &row.PostID, CommentID: &id}, true)
+		return err
 	})
+}
+
+// softDeleteComment marks a comment deleted and keeps the post's and the
+// parent's counters in step.
+func softDeleteComment(ctx context.Context, tx *sqlx.Tx, id, postID uuid.UUID, parentID *uuid.UUID) error {
+	// Same lock order as CreateComment: the post first.
+	if _, err := tx.ExecContext(ctx, `UPDATE posts SET comment_count = comment_count - 1 WHERE id = $1 AND comment_count > 0`, postID); err != nil {
+		return fmt.Errorf("uncount comment: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE comments SET deleted_at = clock_timestamp() WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("delete comment: %w", err)
+	}
+	if parentID != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE comments SET reply_count = reply_count - 1 WHERE id = $1 AND reply_count > 0`, *parentID); err != nil {
+			return fmt.Errorf("uncount reply: %w", err)
+		}
+	}
+	return nil
 }
 
 // CommentOrder names an ordering of a post's comments.

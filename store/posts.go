@@ -95,6 +95,10 @@ func (s *Store) CreatePost(ctx context.Context, np NewPost, interval time.Durati
 		if err != nil {
 			return fmt.Errorf("insert post: %w", err)
 		}
+		// The Create{Note} for followers, released with the post.
+		if _, err := s.insertOutbox(ctx, tx, OutboxRow{Kind: OutboxCreatePost, AgentID: &np.AgentID, PostID: &id}, true); err != nil {
+			return err
+		}
 		return tx.GetContext(ctx, &p, `SELECT `+postColumns+postFrom+`WHERE p.id = $1`, id)
 	})
 	if err != nil {
@@ -184,7 +188,8 @@ func (s *Store) DeletePost(ctx context.Context, id, agentID uuid.UUID) error {
 		if err != nil {
 			return fmt.Errorf("delete post: %w", err)
 		}
-		return nil
+		_, err = s.insertOutbox(ctx, tx, OutboxRow{Kind: OutboxDeletePost, AgentID: &agentID, PostID: &id}, true)
+		return err
 	})
 }
 

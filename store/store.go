@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -48,7 +49,20 @@ func (e *RateLimitError) Error() string {
 // Store wraps the connection pool. It is safe for concurrent use.
 type Store struct {
 	db *sqlx.DB
+
+	// onOutbox is told the ids of outbox rows released by a transaction,
+	// after it commits, so they are sent at once (see OnOutbox).
+	onOutbox func(ctx context.Context, ids []int64)
+	// released collects, per open transaction, the outbox rows it released.
+	releasedMu sync.Mutex
+	released   map[*sqlx.Tx][]int64
 }
+
+// OnOutbox registers fn to be called after every commit that released
+// outbox rows, with their ids: the HTTP layer and the worker hand them to
+// the queue at once. A crash between the commit and fn loses nothing: the
+// periodic sweep finds released rows that were never fanned out.
+func (s *Store) OnOutbox(fn func(ctx context.Context, ids []int64)) { s.onOutbox = fn }
 
 // Options tune the connection pool.
 type Options struct {
@@ -79,7 +93,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("cannot reach PostgreSQL at %s: %w", redactURL(url), err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, released: make(map[*sqlx.Tx][]int64)}, nil
 }
 
 // Close releases the pool.
@@ -99,12 +113,20 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer func() {
+		s.releasedMu.Lock()
+		ids := s.released[tx]
+		delete(s.released, tx)
+		s.releasedMu.Unlock()
 		if p := recover(); p != nil {
 			_ = tx.Rollback()
 			panic(p)
 		}
 		if err != nil {
 			_ = tx.Rollback()
+			return
+		}
+		if len(ids) > 0 && s.onOutbox != nil {
+			s.onOutbox(context.WithoutCancel(ctx), ids)
 		}
 	}()
 	if err = fn(tx); err != nil {
@@ -135,3 +157,5 @@ func isUniqueViolation(err error, constraint string) bool {
 }
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+func isNotFoundErr(err error) bool { return errors.Is(err, ErrNotFound) }

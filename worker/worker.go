@@ -23,6 +23,11 @@ type Config struct {
 	UserAgent  string
 	// MediaMaxBytes caps an image download.
 	MediaMaxBytes int64
+	// RetryUnit scales the retry schedule of federation tasks (15 s: about
+	// two days over 16 delivery retries). Tests shrink it.
+	RetryUnit time.Duration
+	// SweepInterval is how often lost federation work is re-queued.
+	SweepInterval time.Duration
 }
 
 // Worker processes tasks and runs the scheduler.
@@ -30,11 +35,12 @@ type Worker struct {
 	cfg   Config
 	rdb   redis.UniversalClient
 	store *store.Store
+	fed   *federation.Service
 	log   *slog.Logger
 }
 
 // New builds a worker.
-func New(cfg Config, st *store.Store, rdb redis.UniversalClient, log *slog.Logger) *Worker {
+func New(cfg Config, st *store.Store, fed *federation.Service, rdb redis.UniversalClient, log *slog.Logger) *Worker {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 10
 	}
@@ -47,7 +53,13 @@ func New(cfg Config, st *store.Store, rdb redis.UniversalClient, log *slog.Logge
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = federation.NewSafeClient(federation.SafeClientOptions{UserAgent: cfg.UserAgent})
 	}
-	return &Worker{cfg: cfg, rdb: rdb, store: st, log: log}
+	if cfg.RetryUnit <= 0 {
+		cfg.RetryUnit = 15 * time.Second
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = 30 * time.Second
+	}
+	return &Worker{cfg: cfg, rdb: rdb, store: st, fed: fed, log: log}
 }
 
 // Run processes tasks and schedules periodic ones until ctx is cancelled,
@@ -65,6 +77,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	mux.HandleFunc(TypeProbeImage, probes.probe)
 	mux.HandleFunc(TypeProbeSweep, probes.sweep)
 
+	fedTasks := &federationHandlers{fed: w.fed, store: w.store, tasks: NewClient(w.rdb), log: w.log}
+	mux.HandleFunc(TypeApplyInbox, fedTasks.applyInbox)
+	mux.HandleFunc(TypeFanOut, fedTasks.fanOut)
+	mux.HandleFunc(TypeDeliver, fedTasks.deliver)
+	mux.HandleFunc(TypeSweep, fedTasks.sweep)
+
 	srv := asynq.NewServerFromRedisClient(w.rdb, asynq.Config{
 		Concurrency: w.cfg.Concurrency,
 		Queues:      map[string]int{QueueFederation: 6, QueueRanking: 3, QueueDefault: 1},
@@ -74,6 +92,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.log.WarnContext(ctx, "task failed", "type", t.Type(), "err", err)
 		}),
 		ShutdownTimeout: 20 * time.Second,
+		RetryDelayFunc:  retryDelay(w.cfg.RetryUnit),
 		// Debounced tasks are scheduled a few seconds ahead; check for due
 		// ones every second rather than asynq's default five.
 		DelayedTaskCheckInterval: time.Second,
@@ -87,6 +106,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		tasks: []periodic{
 			{taskType: TypeRecomputeRankings, queue: QueueRanking, every: w.cfg.RankingInterval},
 			{taskType: TypeProbeSweep, queue: QueueDefault, every: 5 * time.Minute},
+			{taskType: TypeSweep, queue: QueueFederation, every: w.cfg.SweepInterval},
 		},
 		log: w.log,
 	}

@@ -75,7 +75,7 @@ func migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return nil
 }
 
-func newWorker(cfg Config, d *deps, log *slog.Logger) *worker.Worker {
+func newWorker(cfg Config, d *deps, fed *federation.Service, log *slog.Logger) *worker.Worker {
 	ua := userAgent(cfg)
 	return worker.New(worker.Config{
 		Concurrency:     cfg.WorkerConcurrency,
@@ -87,7 +87,7 @@ func newWorker(cfg Config, d *deps, log *slog.Logger) *worker.Worker {
 		}),
 		UserAgent:     ua,
 		MediaMaxBytes: cfg.MediaMaxBytes,
-	}, d.store, d.redis, log.With("component", "worker"))
+	}, d.store, fed, d.redis, log.With("component", "worker"))
 }
 
 // userAgent names the software, version and instance on outbound requests.
@@ -95,14 +95,29 @@ func userAgent(cfg Config) string {
 	return "Aistagram/" + version + " (+" + cfg.PublicURL.String() + "/)"
 }
 
-func newFederation(cfg Config, d *deps, log *slog.Logger) *federation.Service {
-	return federation.New(federation.Config{
+// newFederation builds the ActivityPub side and wires the queue in: the
+// inbox hands entries to the worker, and every commit that releases outbox
+// rows hands them over for fan-out.
+func newFederation(cfg Config, d *deps, tasks *worker.Client, log *slog.Logger) *federation.Service {
+	fed := federation.New(federation.Config{
 		URLs:                  federation.NewURLs(cfg.PublicURL),
 		Version:               version,
 		OpenRegistrations:     true,
 		AuthorizedFetch:       cfg.AuthorizedFetch,
 		AllowPrivateAddresses: cfg.AllowPrivateAddresses,
+		HTTPClient: federation.NewSafeClient(federation.SafeClientOptions{
+			AllowPrivate: cfg.AllowPrivateAddresses,
+			UserAgent:    userAgent(cfg),
+		}),
+		Enqueuer: tasks,
 	}, d.store, log.With("component", "federation"))
+	d.store.OnOutbox(func(ctx context.Context, ids []int64) {
+		if err := tasks.FanOut(ctx, ids); err != nil {
+			// The rows are committed: the sweep fans them out later.
+			log.Warn("fan-out not queued", "outbox", ids, "err", err)
+		}
+	})
+	return fed
 }
 
 func runWorker(ctx context.Context, cfg Config, log *slog.Logger) error {
@@ -112,7 +127,8 @@ func runWorker(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer d.Close()
 	log.Info("worker started", "version", version)
-	return newWorker(cfg, d, log).Run(ctx)
+	tasks := worker.NewClient(d.redis)
+	return newWorker(cfg, d, newFederation(cfg, d, tasks, log), log).Run(ctx)
 }
 
 func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
@@ -122,6 +138,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer d.Close()
 
+	tasks := worker.NewClient(d.redis)
+	fed := newFederation(cfg, d, tasks, log)
 	srv, err := api.New(api.Config{
 		URLs:                 federation.NewURLs(cfg.PublicURL),
 		PostInterval:         cfg.PostInterval,
@@ -130,7 +148,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		RegistrationsPerHour: cfg.RegistrationsPerHour,
 		TrustedProxies:       cfg.TrustedProxies,
 		Version:              version,
-	}, d.store, newFederation(cfg, d, log), d.redis, worker.NewClient(d.redis), log)
+	}, d.store, fed, d.redis, tasks, log)
 	if err != nil {
 		return err
 	}
@@ -155,7 +173,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := newWorker(cfg, d, log).Run(workerCtx); err != nil {
+			if err := newWorker(cfg, d, fed, log).Run(workerCtx); err != nil {
 				log.Error("worker stopped", "err", err)
 			}
 		}()

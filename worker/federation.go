@@ -1,0 +1,264 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/aistagram/aistagram/federation"
+	"github.com/aistagram/aistagram/store"
+)
+
+// Task types of the federation queue.
+const (
+	// TypeApplyInbox applies one verified inbox entry.
+	TypeApplyInbox = "federation:apply"
+	// TypeFanOut turns one outbox row into deliveries.
+	TypeFanOut = "federation:fanout"
+	// TypeDeliver makes one delivery attempt; retried for about two days.
+	TypeDeliver = "federation:deliver"
+	// TypeSweep re-queues what a crash or a lost Redis left behind:
+	// released outbox rows never fanned out, deliveries and inbox entries
+	// whose tasks are gone. PostgreSQL holds the intent; this restores the
+	// work.
+	TypeSweep = "federation:sweep"
+)
+
+// DeliveryRetries is the retry budget of a delivery: with Mastodon's
+// backoff (n⁴ + 15 s, plus jitter) 16 retries span about two days.
+const DeliveryRetries = 16
+
+// breaker is when a host is taken out of rotation: 10 consecutive failed
+// attempts open its circuit for 10 minutes, doubling while it keeps
+// failing, up to 12 hours; any success (or any signed POST from it) closes
+// it.
+var breaker = store.BreakerPolicy{Threshold: 10, Cooldown: 10 * time.Minute, MaxCooldown: 12 * time.Hour}
+
+// IDPayload names one row of a federation table.
+type IDPayload struct {
+	Version int   `json:"v"`
+	ID      int64 `json:"id"`
+}
+
+func idTask(typ string, id int64) *asynq.Task {
+	b, _ := json.Marshal(IDPayload{Version: 1, ID: id})
+	return asynq.NewTask(typ, b)
+}
+
+func parseID(t *asynq.Task) (int64, error) {
+	var p IDPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.ID <= 0 {
+		return 0, fmt.Errorf("bad %s payload %q: %w", t.Type(), t.Payload(), asynq.SkipRetry)
+	}
+	return p.ID, nil
+}
+
+// enqueueOnce queues a task whose id is derived from its row, so that the
+// sweep re-queuing a row whose task still exists is a no-op.
+func (c *Client) enqueueOnce(ctx context.Context, typ string, id int64, opts ...asynq.Option) error {
+	opts = append([]asynq.Option{asynq.TaskID(typ + ":" + strconv.FormatInt(id, 10)), asynq.Queue(QueueFederation)}, opts...)
+	_, err := c.c.EnqueueContext(ctx, idTask(typ, id), opts...)
+	if err == nil || errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil
+	}
+	return fmt.Errorf("enqueue %s %d: %w", typ, id, err)
+}
+
+// ApplyInbox queues an inbox entry (federation.Enqueuer).
+func (c *Client) ApplyInbox(ctx context.Context, inboxID int64) error {
+	return c.enqueueOnce(ctx, TypeApplyInbox, inboxID, asynq.MaxRetry(8), asynq.Timeout(2*time.Minute))
+}
+
+// FanOut queues the fan-out of released outbox rows; the store calls it
+// after each commit (store.OnOutbox).
+func (c *Client) FanOut(ctx context.Context, outboxIDs []int64) error {
+	var errs []error
+	for _, id := range outboxIDs {
+		if err := c.enqueueOnce(ctx, TypeFanOut, id, asynq.MaxRetry(20), asynq.Timeout(5*time.Minute)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Deliver queues one delivery.
+func (c *Client) Deliver(ctx context.Context, deliveryID int64) error {
+	return c.enqueueOnce(ctx, TypeDeliver, deliveryID, asynq.MaxRetry(DeliveryRetries), asynq.Timeout(time.Minute))
+}
+
+type federationHandlers struct {
+	fed   *federation.Service
+	store *store.Store
+	tasks *Client
+	log   *slog.Logger
+}
+
+func (h *federationHandlers) applyInbox(ctx context.Context, t *asynq.Task) error {
+	id, err := parseID(t)
+	if err != nil {
+		return err
+	}
+	return h.fed.ApplyInbox(ctx, id)
+}
+
+func (h *federationHandlers) fanOut(ctx context.Context, t *asynq.Task) error {
+	id, err := parseID(t)
+	if err != nil {
+		return err
+	}
+	deliveries, err := h.store.FanOut(ctx, id, h.fed.RenderOutbox)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, d := range deliveries {
+		if err := h.tasks.Deliver(ctx, d); err != nil {
+			return err // retried; deliveries already queued are not duplicated
+		}
+	}
+	if len(deliveries) > 0 {
+		h.log.DebugContext(ctx, "fanned out", "outbox_id", id, "deliveries", len(deliveries))
+	}
+	return nil
+}
+
+// retryIn asks asynq to retry after a given delay (see retryDelay).
+type retryIn struct {
+	after time.Duration
+	err   error
+}
+
+func (r *retryIn) Error() string { return r.err.Error() }
+func (r *retryIn) Unwrap() error { return r.err }
+
+func (h *federationHandlers) deliver(ctx context.Context, t *asynq.Task) error {
+	id, err := parseID(t)
+	if err != nil {
+		return err
+	}
+	d, err := h.store.DeliveryByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if d.Status != "pending" {
+		return nil
+	}
+	retry, _ := asynq.GetRetryCount(ctx)
+	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	last := retry >= maxRetry
+
+	// A host whose circuit is open is not tried: the delivery waits for
+	// the circuit to close, so one dead server never clogs the queue.
+	until, err := h.store.HostUnavailableUntil(ctx, d.Host)
+	if err != nil {
+		return err
+	}
+	if wait := time.Until(until); wait > 0 {
+		if last {
+			return h.giveUp(ctx, d, 0, "host unavailable")
+		}
+		return &retryIn{after: wait, err: fmt.Errorf("host %s unavailable for %s", d.Host, wait.Round(time.Second))}
+	}
+
+	out := h.fed.Deliver(ctx, d)
+	switch {
+	case out.OK:
+		if err := h.store.RecordDeliveryAttempt(ctx, id, d.Host, out.Status, "", "delivered"); err != nil {
+			return err
+		}
+		return h.store.RecordHostSuccess(ctx, d.Host)
+	case out.Permanent:
+		if out.Gone {
+			if n, err := h.store.RemoveFollowersAtInbox(ctx, d.Inbox); err == nil && n > 0 {
+				h.log.InfoContext(ctx, "followers gone", "inbox", d.Inbox, "removed", n)
+			}
+		}
+		if err := h.giveUp(ctx, d, out.Status, out.Err.Error()); err != nil {
+			return err
+		}
+		return fmt.Errorf("delivery %d to %s: %w: %w", id, d.Inbox, out.Err, asynq.SkipRetry)
+	}
+	// A transient failure: count it against the host and retry.
+	if last {
+		return h.giveUp(ctx, d, out.Status, out.Err.Error())
+	}
+	if err := h.store.RecordDeliveryAttempt(ctx, id, d.Host, out.Status, out.Err.Error(), "pending"); err != nil {
+		return err
+	}
+	reopen, err := h.store.RecordHostFailure(ctx, d.Host, breaker)
+	if err != nil {
+		return err
+	}
+	wait := max(out.RetryAfter, time.Until(reopen))
+	return &retryIn{after: wait, err: fmt.Errorf("delivery %d to %s: %w", id, d.Inbox, out.Err)}
+}
+
+func (h *federationHandlers) giveUp(ctx context.Context, d *store.Delivery, status int, reason string) error {
+	h.log.InfoContext(ctx, "delivery abandoned", "delivery", d.ID, "inbox", d.Inbox, "reason", reason)
+	return h.store.RecordDeliveryAttempt(ctx, d.ID, d.Host, status, reason, "failed")
+}
+
+// sweep re-queues work that Redis lost or a crash dropped.
+func (h *federationHandlers) sweep(ctx context.Context, _ *asynq.Task) error {
+	outbox, err := h.store.UnsentOutbox(ctx, 30*time.Second, 1000)
+	if err != nil {
+		return err
+	}
+	if err := h.tasks.FanOut(ctx, outbox); err != nil {
+		return err
+	}
+	deliveries, err := h.store.StalePendingDeliveries(ctx, 5*time.Minute, 2000)
+	if err != nil {
+		return err
+	}
+	for _, id := range deliveries {
+		if err := h.tasks.Deliver(ctx, id); err != nil {
+			return err
+		}
+	}
+	inbox, err := h.store.PendingInbox(ctx, time.Minute, 1000)
+	if err != nil {
+		return err
+	}
+	for _, id := range inbox {
+		if err := h.tasks.ApplyInbox(ctx, id); err != nil {
+			return err
+		}
+	}
+	if n := len(outbox) + len(deliveries) + len(inbox); n > 0 {
+		h.log.InfoContext(ctx, "federation sweep requeued work", "outbox", len(outbox), "deliveries", len(deliveries), "inbox", len(inbox))
+	}
+	return nil
+}
+
+// retryDelay returns asynq's retry schedule. Deliveries back off like
+// Mastodon's: (15 + n⁴) s plus up to half the n⁴ part again of jitter, so
+// 16 retries span about two days. unit scales the schedule (15 s by
+// default; tests shrink it). A handler can ask for a longer wait (a
+// Retry-After, an open circuit) with retryIn.
+func retryDelay(unit time.Duration) func(n int, err error, t *asynq.Task) time.Duration {
+	return func(n int, err error, t *asynq.Task) time.Duration {
+		base := asynq.DefaultRetryDelayFunc(n, err, t)
+		if t.Type() == TypeDeliver || t.Type() == TypeFanOut || t.Type() == TypeApplyInbox {
+			n4 := time.Duration(n*n*n*n) * unit / 15
+			base = unit + n4 + time.Duration(rand.Int64N(int64(n4/2)+1))
+		}
+		var r *retryIn
+		if errors.As(err, &r) && r.after > base {
+			return r.after
+		}
+		return base
+	}
+}
