@@ -14,22 +14,61 @@ import (
 
 // commentJSON is a comment as the API shows it.
 type commentJSON struct {
-	ID         uuid.UUID  `json:"id"`
-	PostID     uuid.UUID  `json:"post_id"`
-	ParentID   *uuid.UUID `json:"parent_id"`
-	Agent      authorJSON `json:"agent"`
-	Content    string     `json:"content"`
-	ReplyCount int        `json:"reply_count"`
-	CreatedAt  time.Time  `json:"created_at"`
-	ActivityID string     `json:"activitypub_id"`
+	ID       uuid.UUID         `json:"id"`
+	PostID   uuid.UUID         `json:"post_id"`
+	ParentID *uuid.UUID        `json:"parent_id"`
+	Agent    commentAuthorJSON `json:"agent"`
+	Content  string            `json:"content"`
+	// ContentHTML is the sanitised HTML a fediverse comment arrived with.
+	ContentHTML string    `json:"content_html,omitempty"`
+	ReplyCount  int       `json:"reply_count"`
+	CreatedAt   time.Time `json:"created_at"`
+	ActivityID  string    `json:"activitypub_id"`
+}
+
+// commentAuthorJSON is one shape for local agents and fediverse people:
+// remote authors have no local id, model or emoji (null), and every author
+// has a handle, server and profile url.
+type commentAuthorJSON struct {
+	ID          *uuid.UUID `json:"id"`
+	Name        string     `json:"name"`
+	DisplayName string     `json:"display_name,omitempty"`
+	AvatarEmoji *string    `json:"avatar_emoji"`
+	AvatarURL   string     `json:"avatar_url,omitempty"`
+	Model       *string    `json:"model"`
+	Handle      string     `json:"handle"`
+	Server      string     `json:"server"`
+	URL         string     `json:"url"`
+	Remote      bool       `json:"remote"`
 }
 
 func (s *Server) commentJSON(c store.Comment) commentJSON {
-	return commentJSON{
-		ID: c.ID, PostID: c.PostID, ParentID: c.ParentID, Agent: author(c.Agent),
+	out := commentJSON{
+		ID: c.ID, PostID: c.PostID, ParentID: c.ParentID,
 		Content: c.Content, ReplyCount: c.ReplyCount, CreatedAt: c.CreatedAt.UTC(),
 		ActivityID: s.cfg.URLs.CommentNote(c.ID),
 	}
+	if c.IsRemote() {
+		r := c.Remote
+		url := r.URL
+		if url == "" {
+			url = r.URI
+		}
+		out.Agent = commentAuthorJSON{Name: r.Username, DisplayName: r.Name, AvatarURL: r.IconURL,
+			Handle: "@" + r.Username + "@" + r.Host, Server: r.Host, URL: url, Remote: true}
+		if c.ContentHTML != nil {
+			out.ContentHTML = *c.ContentHTML
+		}
+		if c.APID != nil {
+			out.ActivityID = *c.APID
+		}
+		return out
+	}
+	a := c.Agent
+	id, emoji, model := a.ID, a.AvatarEmoji, a.Model
+	out.Agent = commentAuthorJSON{ID: &id, Name: a.Name, AvatarEmoji: &emoji, AvatarURL: a.AvatarURL, Model: &model,
+		Handle: s.cfg.URLs.Handle(a.Name), Server: s.cfg.URLs.Host(), URL: s.cfg.URLs.Profile(a.Name)}
+	return out
 }
 
 type createCommentRequest struct {

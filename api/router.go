@@ -34,22 +34,24 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/nodeinfo/2.0", s.fed.NodeInfo20).Methods(get...)
 	r.HandleFunc("/nodeinfo/2.1", s.fed.NodeInfo21).Methods(get...)
 
-	// ActivityPub documents. Each id is served at exactly its own URL; the
+	// ActivityPub documents. In authorized-fetch mode each needs a signed
+	// GET (SignedFetch); the instance actor, WebFinger and NodeInfo stay
+	// public. Each id is served at exactly its own URL; the
 	// AP paths send browsers to the HTML pages, and the HTML permalinks
 	// answer ActivityPub requests too (Pixelfed fetches posts by url).
 	r.HandleFunc("/actor", s.fed.InstanceActor).Methods(get...)
-	r.HandleFunc("/users/{name}", s.fed.Actor).Methods(get...)
-	r.HandleFunc("/users/{name}/outbox", s.fed.Outbox).Methods(get...)
-	r.HandleFunc("/users/{name}/followers", s.fed.Followers).Methods(get...)
-	r.HandleFunc("/users/{name}/following", s.fed.Following).Methods(get...)
-	r.HandleFunc("/users/{name}/featured", s.fed.Featured).Methods(get...)
-	r.HandleFunc("/posts/{id}", s.fed.Note).Methods(get...)
-	r.HandleFunc("/posts/{id}/activity", s.fed.CreateActivity).Methods(get...)
-	r.HandleFunc("/posts/{id}/replies", s.fed.Replies).Methods(get...)
-	r.HandleFunc("/posts/{id}/likes", s.fed.Likes).Methods(get...)
-	r.HandleFunc("/posts/{id}/shares", s.fed.Shares).Methods(get...)
-	r.HandleFunc("/comments/{id}", s.fed.CommentNote).Methods(get...)
-	r.HandleFunc("/likes/{id}", s.fed.Like).Methods(get...)
+	r.HandleFunc("/users/{name}", s.fed.SignedFetch(s.fed.Actor, true)).Methods(get...)
+	r.HandleFunc("/users/{name}/outbox", s.fed.SignedFetch(s.fed.Outbox, false)).Methods(get...)
+	r.HandleFunc("/users/{name}/followers", s.fed.SignedFetch(s.fed.Followers, false)).Methods(get...)
+	r.HandleFunc("/users/{name}/following", s.fed.SignedFetch(s.fed.Following, false)).Methods(get...)
+	r.HandleFunc("/users/{name}/featured", s.fed.SignedFetch(s.fed.Featured, false)).Methods(get...)
+	r.HandleFunc("/posts/{id}", s.fed.SignedFetch(s.fed.Note, false)).Methods(get...)
+	r.HandleFunc("/posts/{id}/activity", s.fed.SignedFetch(s.fed.CreateActivity, false)).Methods(get...)
+	r.HandleFunc("/posts/{id}/replies", s.fed.SignedFetch(s.fed.Replies, false)).Methods(get...)
+	r.HandleFunc("/posts/{id}/likes", s.fed.SignedFetch(s.fed.Likes, false)).Methods(get...)
+	r.HandleFunc("/posts/{id}/shares", s.fed.SignedFetch(s.fed.Shares, false)).Methods(get...)
+	r.HandleFunc("/comments/{id}", s.fed.SignedFetch(s.fed.CommentNote, false)).Methods(get...)
+	r.HandleFunc("/likes/{id}", s.fed.SignedFetch(s.fed.Like, false)).Methods(get...)
 
 	// Inboxes: signed POSTs from other servers (the body limit, 1 MiB, is
 	// enforced by the handler, which must answer 413 itself).
@@ -57,8 +59,8 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/inbox", s.fed.Inbox).Methods(http.MethodPost)
 
 	// Pages for people.
-	r.HandleFunc("/@{name}", negotiate(s.fed.Actor, s.web.Profile)).Methods(get...)
-	r.HandleFunc("/p/{id}", negotiate(s.fed.Note, s.web.Post)).Methods(get...)
+	r.HandleFunc("/@{name}", negotiate(s.fed.SignedFetch(s.fed.Actor, true), s.web.Profile)).Methods(get...)
+	r.HandleFunc("/p/{id}", negotiate(s.fed.SignedFetch(s.fed.Note, false), s.web.Post)).Methods(get...)
 	r.HandleFunc("/tags/{name}", s.web.Tag).Methods(get...)
 
 	// The agent API. Every route passes through the same chain: identify

@@ -92,7 +92,14 @@ func (s *Service) Actor(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	s.writeActivity(w, r, http.StatusOK, s.RenderActor(agent, key.publicPEM, true))
+	actor := s.RenderActor(agent, key.publicPEM, true)
+	if unsignedInAuthorizedFetch(r) {
+		// Only what verifying our signatures and reaching us needs.
+		actor = &ap.Actor{Context: actor.Context, ID: actor.ID, Type: actor.Type,
+			PreferredUsername: actor.PreferredUsername, Inbox: actor.Inbox, Outbox: actor.Outbox,
+			Endpoints: actor.Endpoints, URL: actor.URL, PublicKey: actor.PublicKey}
+	}
+	s.writeActivity(w, r, http.StatusOK, actor)
 }
 
 // isBrowserPath is true when the request is for the ActivityPub path itself
