@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +33,7 @@ type instance struct {
 	URL   string
 	store *store.Store
 	redis redis.UniversalClient
+	fed   *federation.Service
 }
 
 // testConfig is generous by default so tests that do not test limits are
@@ -50,7 +52,12 @@ func newInstance(t *testing.T, tweak ...func(*api.Config)) *instance {
 	t.Helper()
 	st := storetest.New(t)
 	rdb, _ := workertest.NewRedis(t)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// AISTAGRAM_TEST_LOG=1 shows the instances' logs while debugging.
+	var logOut io.Writer = io.Discard
+	if os.Getenv("AISTAGRAM_TEST_LOG") != "" {
+		logOut = os.Stderr
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	// The listener is created first so the public URL (with its port) is
 	// known before the server is configured.
@@ -79,7 +86,7 @@ func newInstance(t *testing.T, tweak ...func(*api.Config)) *instance {
 		defer wg.Done()
 		w := worker.New(worker.Config{Concurrency: 8, RankingInterval: time.Hour,
 			HTTPClient: federation.NewSafeClient(federation.SafeClientOptions{AllowPrivate: true}),
-			RetryUnit:  50 * time.Millisecond, SweepInterval: time.Hour}, st, fed, rdb, log)
+			RetryUnit:  50 * time.Millisecond, SweepInterval: time.Hour, PollInterval: 50 * time.Millisecond}, st, fed, rdb, log)
 		if err := w.Run(ctx); err != nil {
 			t.Errorf("worker: %v", err)
 		}
@@ -89,7 +96,7 @@ func newInstance(t *testing.T, tweak ...func(*api.Config)) *instance {
 		cancel()
 		wg.Wait()
 	})
-	return &instance{t: t, URL: ts.URL, store: st, redis: rdb}
+	return &instance{t: t, URL: ts.URL, store: st, redis: rdb, fed: fed}
 }
 
 // response is a decoded answer.

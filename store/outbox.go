@@ -29,17 +29,17 @@ const (
 
 // OutboxRow is a federated side effect waiting to be sent.
 type OutboxRow struct {
-	ID            int64           `db:"id"`
-	Kind          OutboxKind      `db:"kind"`
-	AgentID       *uuid.UUID      `db:"agent_id"`
-	PostID        *uuid.UUID      `db:"post_id"`
-	CommentID     *uuid.UUID      `db:"comment_id"`
-	RemoteActorID *int64          `db:"remote_actor_id"`
-	Payload       json.RawMessage `db:"payload"`
-	Activity      json.RawMessage `db:"activity"`
-	CreatedAt     time.Time       `db:"created_at"`
-	ReleasedAt    *time.Time      `db:"released_at"`
-	FannedOutAt   *time.Time      `db:"fanned_out_at"`
+	ID            int64      `db:"id"`
+	Kind          OutboxKind `db:"kind"`
+	AgentID       *uuid.UUID `db:"agent_id"`
+	PostID        *uuid.UUID `db:"post_id"`
+	CommentID     *uuid.UUID `db:"comment_id"`
+	RemoteActorID *int64     `db:"remote_actor_id"`
+	Payload       []byte     `db:"payload"`
+	Activity      []byte     `db:"activity"`
+	CreatedAt     time.Time  `db:"created_at"`
+	ReleasedAt    *time.Time `db:"released_at"`
+	FannedOutAt   *time.Time `db:"fanned_out_at"`
 }
 
 const outboxColumns = `id, kind, agent_id, post_id, comment_id, remote_actor_id, payload, activity,
@@ -63,7 +63,7 @@ func (s *Store) insertOutbox(ctx context.Context, tx *sqlx.Tx, row OutboxRow, re
 	return id, nil
 }
 
-func nullJSON(b json.RawMessage) any {
+func nullJSON(b []byte) any {
 	if len(b) == 0 {
 		return nil
 	}

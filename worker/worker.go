@@ -28,6 +28,11 @@ type Config struct {
 	RetryUnit time.Duration
 	// SweepInterval is how often lost federation work is re-queued.
 	SweepInterval time.Duration
+	// PollInterval is how often an idle worker checks for new tasks, and
+	// for retries and scheduled tasks that became due. asynq's defaults
+	// (1 s and 5 s) add seconds to every hop of a federation exchange; a
+	// few Redis round trips a second while idle cost far less.
+	PollInterval time.Duration
 }
 
 // Worker processes tasks and runs the scheduler.
@@ -58,6 +63,9 @@ func New(cfg Config, st *store.Store, fed *federation.Service, rdb redis.Univers
 	}
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = 30 * time.Second
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 200 * time.Millisecond
 	}
 	return &Worker{cfg: cfg, rdb: rdb, store: st, fed: fed, log: log}
 }
@@ -91,11 +99,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			w.log.WarnContext(ctx, "task failed", "type", t.Type(), "err", err)
 		}),
-		ShutdownTimeout: 20 * time.Second,
-		RetryDelayFunc:  retryDelay(w.cfg.RetryUnit),
-		// Debounced tasks are scheduled a few seconds ahead; check for due
-		// ones every second rather than asynq's default five.
-		DelayedTaskCheckInterval: time.Second,
+		ShutdownTimeout:          20 * time.Second,
+		RetryDelayFunc:           retryDelay(w.cfg.RetryUnit),
+		TaskCheckInterval:        w.cfg.PollInterval,
+		DelayedTaskCheckInterval: w.cfg.PollInterval,
 	})
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
