@@ -34,6 +34,8 @@ type instance struct {
 	store *store.Store
 	redis redis.UniversalClient
 	fed   *federation.Service
+	// dbURL and redisURL let a test start a worker in another process.
+	dbURL, redisURL string
 }
 
 // testConfig is generous by default so tests that do not test limits are
@@ -50,14 +52,58 @@ func testConfig() api.Config {
 
 func newInstance(t *testing.T, tweak ...func(*api.Config)) *instance {
 	t.Helper()
-	st := storetest.New(t)
-	rdb, _ := workertest.NewRedis(t)
+	return newInstanceWith(t, instanceOpts{tweak: tweak})
+}
+
+// instanceOpts vary how a test instance is built.
+type instanceOpts struct {
+	tweak []func(*api.Config)
+	// noWorker leaves the queue to a worker the test runs itself.
+	noWorker bool
+	// outboundTimeout bounds outbound requests (deliveries, fetches).
+	outboundTimeout time.Duration
+	// worker adjusts the instance's worker configuration.
+	worker func(*worker.Config)
+}
+
+func testLogger() *slog.Logger {
 	// AISTAGRAM_TEST_LOG=1 shows the instances' logs while debugging.
 	var logOut io.Writer = io.Discard
 	if os.Getenv("AISTAGRAM_TEST_LOG") != "" {
 		logOut = os.Stderr
 	}
-	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// testWorkerConfig is the worker of test instances: fast polls and retries.
+func testWorkerConfig() worker.Config {
+	return worker.Config{Concurrency: 8, RankingInterval: time.Hour,
+		HTTPClient: federation.NewSafeClient(federation.SafeClientOptions{AllowPrivate: true}),
+		RetryUnit:  50 * time.Millisecond, SweepInterval: time.Hour, PollInterval: 50 * time.Millisecond}
+}
+
+// newFederation builds an instance's federation side on st and rdb, wired
+// to the queue as cmd wires it.
+func newFederation(urls federation.URLs, st *store.Store, rdb redis.UniversalClient, timeout time.Duration, log *slog.Logger) (*federation.Service, *worker.Client) {
+	tasks := worker.NewClient(rdb)
+	fed := federation.New(federation.Config{URLs: urls, Version: "test", OpenRegistrations: true,
+		AllowPrivateAddresses: true, Enqueuer: tasks,
+		HTTPClient: federation.NewSafeClient(federation.SafeClientOptions{AllowPrivate: true,
+			ResponseHeaderTimeout: timeout, Timeout: timeout})}, st, log)
+	st.OnOutbox(func(ctx context.Context, ids []int64) { _ = tasks.FanOut(ctx, ids) })
+	return fed, tasks
+}
+
+func newInstanceWith(t *testing.T, opts instanceOpts) *instance {
+	t.Helper()
+	dbURL := storetest.NewURL(t)
+	st, err := store.Open(context.Background(), dbURL, store.Options{MaxOpenConns: 40})
+	if err != nil {
+		t.Fatalf("open test store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	rdb, redisURL := workertest.NewRedis(t)
+	log := testLogger()
 
 	// The listener is created first so the public URL (with its port) is
 	// known before the server is configured.
@@ -65,13 +111,10 @@ func newInstance(t *testing.T, tweak ...func(*api.Config)) *instance {
 	public, _ := url.Parse("http://" + ts.Listener.Addr().String())
 	cfg := testConfig()
 	cfg.URLs = federation.NewURLs(public)
-	for _, f := range tweak {
+	for _, f := range opts.tweak {
 		f(&cfg)
 	}
-	tasks := worker.NewClient(rdb)
-	fed := federation.New(federation.Config{URLs: cfg.URLs, Version: "test", OpenRegistrations: true,
-		AllowPrivateAddresses: true, Enqueuer: tasks}, st, log)
-	st.OnOutbox(func(ctx context.Context, ids []int64) { _ = tasks.FanOut(ctx, ids) })
+	fed, tasks := newFederation(cfg.URLs, st, rdb, opts.outboundTimeout, log)
 	srv, err := api.New(cfg, st, fed, rdb, tasks, log)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
@@ -81,22 +124,25 @@ func newInstance(t *testing.T, tweak ...func(*api.Config)) *instance {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		w := worker.New(worker.Config{Concurrency: 8, RankingInterval: time.Hour,
-			HTTPClient: federation.NewSafeClient(federation.SafeClientOptions{AllowPrivate: true}),
-			RetryUnit:  50 * time.Millisecond, SweepInterval: time.Hour, PollInterval: 50 * time.Millisecond}, st, fed, rdb, log)
-		if err := w.Run(ctx); err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	}()
+	if !opts.noWorker {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wcfg := testWorkerConfig()
+			if opts.worker != nil {
+				opts.worker(&wcfg)
+			}
+			if err := worker.New(wcfg, st, fed, rdb, log).Run(ctx); err != nil {
+				t.Errorf("worker: %v", err)
+			}
+		}()
+	}
 	t.Cleanup(func() {
 		ts.Close()
 		cancel()
 		wg.Wait()
 	})
-	return &instance{t: t, URL: ts.URL, store: st, redis: rdb, fed: fed}
+	return &instance{t: t, URL: ts.URL, store: st, redis: rdb, fed: fed, dbURL: dbURL, redisURL: redisURL}
 }
 
 // response is a decoded answer.
@@ -236,4 +282,17 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func num(m map[string]any, key string) int {
 	f, _ := m[key].(float64)
 	return int(f)
+}
+
+func redisFromURL(raw string) (redis.UniversalClient, error) {
+	opts, err := redis.ParseURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	return redis.NewClient(opts), nil
+}
+
+func urlsFromBase(base string) federation.URLs {
+	u, _ := url.Parse(base)
+	return federation.NewURLs(u)
 }

@@ -231,6 +231,9 @@ func (p *peer) receive(w http.ResponseWriter, r *http.Request) {
 		status, p.statuses = p.statuses[0], p.statuses[1:]
 	}
 	p.mu.Unlock()
+	// Reading the body first lets the server notice a client that gives
+	// up (its context is then cancelled), so a hanging inbox ends with it.
+	body, _ := io.ReadAll(r.Body)
 	if hang > 0 {
 		select {
 		case <-time.After(hang):
@@ -238,7 +241,6 @@ func (p *peer) receive(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	body, _ := io.ReadAll(r.Body)
 	d := delivery{Inbox: r.URL.Path}
 	_ = json.Unmarshal(body, &d.Activity)
 	sig, err := federation.VerifyRequest(r.Context(), r, body, keysOverHTTP{}, time.Now())

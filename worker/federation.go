@@ -60,10 +60,27 @@ func parseID(t *asynq.Task) (int64, error) {
 	return p.ID, nil
 }
 
+// federationTaskOptions are the retry budget and time limit of each
+// federation task type.
+func federationTaskOptions(typ string) []asynq.Option {
+	switch typ {
+	case TypeApplyInbox:
+		return []asynq.Option{asynq.MaxRetry(8), asynq.Timeout(2 * time.Minute)}
+	case TypeFanOut:
+		return []asynq.Option{asynq.MaxRetry(20), asynq.Timeout(5 * time.Minute)}
+	default:
+		return []asynq.Option{asynq.MaxRetry(DeliveryRetries), asynq.Timeout(time.Minute)}
+	}
+}
+
 // enqueueOnce queues a task whose id is derived from its row, so that the
 // sweep re-queuing a row whose task still exists is a no-op.
-func (c *Client) enqueueOnce(ctx context.Context, typ string, id int64, opts ...asynq.Option) error {
-	opts = append([]asynq.Option{asynq.TaskID(typ + ":" + strconv.FormatInt(id, 10)), asynq.Queue(QueueFederation)}, opts...)
+func (c *Client) enqueueOnce(ctx context.Context, typ string, id int64) error {
+	return c.enqueueWithID(ctx, typ, id, typ+":"+strconv.FormatInt(id, 10))
+}
+
+func (c *Client) enqueueWithID(ctx context.Context, typ string, id int64, taskID string) error {
+	opts := append([]asynq.Option{asynq.TaskID(taskID), asynq.Queue(QueueFederation)}, federationTaskOptions(typ)...)
 	_, err := c.c.EnqueueContext(ctx, idTask(typ, id), opts...)
 	if err == nil || errors.Is(err, asynq.ErrTaskIDConflict) {
 		return nil
@@ -73,7 +90,7 @@ func (c *Client) enqueueOnce(ctx context.Context, typ string, id int64, opts ...
 
 // ApplyInbox queues an inbox entry (federation.Enqueuer).
 func (c *Client) ApplyInbox(ctx context.Context, inboxID int64) error {
-	return c.enqueueOnce(ctx, TypeApplyInbox, inboxID, asynq.MaxRetry(8), asynq.Timeout(2*time.Minute))
+	return c.enqueueOnce(ctx, TypeApplyInbox, inboxID)
 }
 
 // FanOut queues the fan-out of released outbox rows; the store calls it
@@ -81,7 +98,7 @@ func (c *Client) ApplyInbox(ctx context.Context, inboxID int64) error {
 func (c *Client) FanOut(ctx context.Context, outboxIDs []int64) error {
 	var errs []error
 	for _, id := range outboxIDs {
-		if err := c.enqueueOnce(ctx, TypeFanOut, id, asynq.MaxRetry(20), asynq.Timeout(5*time.Minute)); err != nil {
+		if err := c.enqueueOnce(ctx, TypeFanOut, id); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -90,14 +107,16 @@ func (c *Client) FanOut(ctx context.Context, outboxIDs []int64) error {
 
 // Deliver queues one delivery.
 func (c *Client) Deliver(ctx context.Context, deliveryID int64) error {
-	return c.enqueueOnce(ctx, TypeDeliver, deliveryID, asynq.MaxRetry(DeliveryRetries), asynq.Timeout(time.Minute))
+	return c.enqueueOnce(ctx, TypeDeliver, deliveryID)
 }
 
 type federationHandlers struct {
-	fed   *federation.Service
-	store *store.Store
-	tasks *Client
-	log   *slog.Logger
+	fed        *federation.Service
+	store      *store.Store
+	tasks      *Client
+	inspector  *asynq.Inspector
+	log        *slog.Logger
+	sweepAfter time.Duration // how long work sits idle before the sweep re-queues it
 }
 
 func (h *federationHandlers) applyInbox(ctx context.Context, t *asynq.Task) error {
@@ -212,14 +231,14 @@ func (h *federationHandlers) giveUp(ctx context.Context, d *store.Delivery, stat
 
 // sweep re-queues work that Redis lost or a crash dropped.
 func (h *federationHandlers) sweep(ctx context.Context, _ *asynq.Task) error {
-	outbox, err := h.store.UnsentOutbox(ctx, 30*time.Second, 1000)
+	outbox, err := h.store.UnsentOutbox(ctx, min(h.sweepAfter, 30*time.Second), 1000)
 	if err != nil {
 		return err
 	}
 	if err := h.tasks.FanOut(ctx, outbox); err != nil {
 		return err
 	}
-	deliveries, err := h.store.StalePendingDeliveries(ctx, 5*time.Minute, 2000)
+	deliveries, err := h.store.StalePendingDeliveries(ctx, h.sweepAfter, 2000)
 	if err != nil {
 		return err
 	}
@@ -228,7 +247,7 @@ func (h *federationHandlers) sweep(ctx context.Context, _ *asynq.Task) error {
 			return err
 		}
 	}
-	inbox, err := h.store.PendingInbox(ctx, time.Minute, 1000)
+	inbox, err := h.store.PendingInbox(ctx, min(h.sweepAfter, time.Minute), 1000)
 	if err != nil {
 		return err
 	}
@@ -237,10 +256,54 @@ func (h *federationHandlers) sweep(ctx context.Context, _ *asynq.Task) error {
 			return err
 		}
 	}
-	if n := len(outbox) + len(deliveries) + len(inbox); n > 0 {
-		h.log.InfoContext(ctx, "federation sweep requeued work", "outbox", len(outbox), "deliveries", len(deliveries), "inbox", len(inbox))
+	orphans, err := h.recoverOrphans(ctx)
+	if err != nil {
+		return err
+	}
+	if n := len(outbox) + len(deliveries) + len(inbox) + orphans; n > 0 {
+		h.log.InfoContext(ctx, "federation sweep requeued work", "outbox", len(outbox), "deliveries", len(deliveries),
+			"inbox", len(inbox), "orphaned_tasks", orphans)
 	}
 	return nil
+}
+
+// recoverOrphans re-queues, under a second task id, federation tasks left
+// active by a worker that died (their lease ran out). asynq recovers such
+// tasks itself, but only once a minute and only after their lease has been
+// expired for another 30 s, which would hold a crashed worker's deliveries
+// back for up to two minutes; and while the orphan exists, the sweep's
+// usual re-queue is a no-op because the task id is taken. Every handler is
+// idempotent (it rechecks its row), so when asynq later runs the original
+// too, it does nothing.
+func (h *federationHandlers) recoverOrphans(ctx context.Context) (int, error) {
+	const pageSize = 200
+	n := 0
+	for page := 1; page <= 50; page++ {
+		active, err := h.inspector.ListActiveTasks(QueueFederation, asynq.PageSize(pageSize), asynq.Page(page))
+		if errors.Is(err, asynq.ErrQueueNotFound) {
+			return n, nil
+		}
+		if err != nil {
+			return n, fmt.Errorf("list active federation tasks: %w", err)
+		}
+		for _, t := range active {
+			if !t.IsOrphaned || t.Type == TypeSweep {
+				continue
+			}
+			id, err := parseID(asynq.NewTask(t.Type, t.Payload))
+			if err != nil {
+				continue
+			}
+			if err := h.tasks.enqueueWithID(ctx, t.Type, id, t.ID+":recovered"); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if len(active) < pageSize {
+			break
+		}
+	}
+	return n, nil
 }
 
 // retryDelay returns asynq's retry schedule. Deliveries back off like

@@ -26,8 +26,10 @@ type Config struct {
 	// RetryUnit scales the retry schedule of federation tasks (15 s: about
 	// two days over 16 delivery retries). Tests shrink it.
 	RetryUnit time.Duration
-	// SweepInterval is how often lost federation work is re-queued.
+	// SweepInterval is how often lost federation work is re-queued, and
+	// SweepAfter how long work must have been idle to count as lost.
 	SweepInterval time.Duration
+	SweepAfter    time.Duration
 	// PollInterval is how often an idle worker checks for new tasks, and
 	// for retries and scheduled tasks that became due. asynq's defaults
 	// (1 s and 5 s) add seconds to every hop of a federation exchange; a
@@ -64,6 +66,9 @@ func New(cfg Config, st *store.Store, fed *federation.Service, rdb redis.Univers
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = 30 * time.Second
 	}
+	if cfg.SweepAfter <= 0 {
+		cfg.SweepAfter = 5 * time.Minute
+	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 200 * time.Millisecond
 	}
@@ -85,7 +90,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	mux.HandleFunc(TypeProbeImage, probes.probe)
 	mux.HandleFunc(TypeProbeSweep, probes.sweep)
 
-	fedTasks := &federationHandlers{fed: w.fed, store: w.store, tasks: NewClient(w.rdb), log: w.log}
+	fedTasks := &federationHandlers{fed: w.fed, store: w.store, tasks: NewClient(w.rdb),
+		inspector: asynq.NewInspectorFromRedisClient(w.rdb), log: w.log, sweepAfter: w.cfg.SweepAfter}
 	mux.HandleFunc(TypeApplyInbox, fedTasks.applyInbox)
 	mux.HandleFunc(TypeFanOut, fedTasks.fanOut)
 	mux.HandleFunc(TypeDeliver, fedTasks.deliver)
