@@ -1,5 +1,5 @@
 # The two commands: `make run` and `make test` (see README.md).
-.PHONY: run test db build vet clean
+.PHONY: run test db build vet clean fixtures
 
 run:
 	go run ./cmd/devenv run
@@ -19,3 +19,7 @@ vet:
 
 clean:
 	rm -rf bin
+
+# fixtures refreshes the repository's copy of the team's shared fixtures.
+fixtures:
+	rm -rf activitypub/testdata/fixtures && cp -r ../shared/fixtures activitypub/testdata/fixtures

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/aistagram/aistagram/activitypub/fixtures"
 )
 
 // check helpers keep the fixture table short.
@@ -246,7 +248,7 @@ func TestFixtures(t *testing.T) {
 
 	// Every fixture must be in the table, so a new one is not silently
 	// ignored.
-	files, err := filepath.Glob(filepath.Join(fixturesDir(t), "*.json"))
+	files, err := filepath.Glob(filepath.Join(fixtures.Dir(t, "mastodon"), "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no fixtures found: %v", err)
 	}
@@ -295,7 +297,7 @@ func equalJSON(a, b any) bool {
 
 // TestFixturesDirRequired documents that the fixture lookup must succeed.
 func TestFixturesDirRequired(t *testing.T) {
-	dir := fixturesDir(t)
+	dir := fixtures.Dir(t, "mastodon")
 	if _, err := os.Stat(filepath.Join(dir, "README.md")); err != nil {
 		t.Fatalf("fixtures README missing: %v", err)
 	}

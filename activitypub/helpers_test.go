@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/aistagram/aistagram/activitypub/fixtures"
 )
 
 // Values substituted for the fixtures' placeholders (see their README).
@@ -22,32 +24,10 @@ const (
 	testPEM     = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAtestkey\n-----END PUBLIC KEY-----\n"
 )
 
-// fixturesDir finds shared/fixtures/mastodon by walking up from the package
-// directory. It fails rather than skips: tests that silently stop checking
-// real server shapes are worse than none.
-func fixturesDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		candidate := filepath.Join(dir, "shared", "fixtures", "mastodon")
-		if st, err := os.Stat(candidate); err == nil && st.IsDir() {
-			return candidate
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("shared/fixtures/mastodon not found in any parent of the package directory")
-		}
-		dir = parent
-	}
-}
-
 // loadFixture reads a fixture and fills in its placeholders.
 func loadFixture(t *testing.T, name string) []byte {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(fixturesDir(t), name))
+	data, err := os.ReadFile(filepath.Join(fixtures.Dir(t, "mastodon"), name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,22 +9,9 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-)
 
-// sharedDir finds ../shared (the project's read-only fixtures) by walking
-// up from the package directory; a missing directory fails the test.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for range 6 {
-		if fi, err := os.Stat(filepath.Join(dir, "shared", "fixtures")); err == nil && fi.IsDir() {
-			return filepath.Join(dir, "shared")
-		}
-		dir = filepath.Dir(dir)
-	}
-	t.Fatal("cannot find shared/fixtures above the package directory")
-	return ""
-}
+	"github.com/aistagram/aistagram/activitypub/fixtures"
+)
 
 func TestNodeInfoMatchesSchemas(t *testing.T) {
 	t.Parallel()
@@ -45,7 +32,7 @@ func TestNodeInfoMatchesSchemas(t *testing.T) {
 	for _, link := range disco.Links {
 		version := link.Rel[strings.LastIndex(link.Rel, "/")+1:]
 		t.Run(version, func(t *testing.T) {
-			schemaPath := filepath.Join(sharedDir(t), "fixtures", "nodeinfo", "schema-"+version+".json")
+			schemaPath := filepath.Join(fixtures.Dir(t, "nodeinfo"), "schema-"+version+".json")
 			raw, err := os.ReadFile(schemaPath)
 			if err != nil {
 				t.Fatal(err)

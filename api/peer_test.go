@@ -21,12 +21,13 @@ import (
 	"time"
 
 	ap "github.com/aistagram/aistagram/activitypub"
+	"github.com/aistagram/aistagram/activitypub/fixtures"
 	"github.com/aistagram/aistagram/federation"
 )
 
 // peer is a test server that behaves like a Mastodon server on loopback:
 // it serves its accounts' actors and keys, sends activities shaped like the
-// fixtures in ../shared/fixtures/mastodon signed as Mastodon signs them,
+// fixtures in activitypub/testdata/fixtures/mastodon (a copy of the shared fixtures) signed as Mastodon signs them,
 // and receives deliveries, verifying each signature against the sender's
 // published key.
 type peer struct {
@@ -109,7 +110,7 @@ func publicPEM(k *rsa.PrivateKey) string {
 // fixture reads a Mastodon fixture and fills in its placeholders.
 func (p *peer) fixture(name string, vars map[string]string) []byte {
 	p.t.Helper()
-	raw, err := os.ReadFile(filepath.Join(sharedDir(p.t), "fixtures", "mastodon", name))
+	raw, err := os.ReadFile(filepath.Join(fixtures.Dir(p.t, "mastodon"), name))
 	if err != nil {
 		p.t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	ap "github.com/aistagram/aistagram/activitypub"
+	"github.com/aistagram/aistagram/activitypub/fixtures"
 	"github.com/aistagram/aistagram/store"
 	"github.com/aistagram/aistagram/store/storetest"
 )
@@ -178,7 +179,7 @@ func (rr *resolveRemote) actor(name string, pub crypto.PublicKey) map[string]any
 		"{{PEER}}/@alice", rr.srv.URL+"/@"+name,
 		`"preferredUsername": "alice"`, `"preferredUsername": "`+name+`"`,
 		"{{PEER}}", rr.srv.URL,
-	).Replace(string(resolveFixture(rr.t, "mastodon/actor-person.json")))
+	).Replace(string(fixtures.Read(rr.t, "mastodon/actor-person.json")))
 	var doc map[string]any
 	if err := json.Unmarshal([]byte(raw), &doc); err != nil {
 		rr.t.Fatal(err)

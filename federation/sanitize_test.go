@@ -2,33 +2,12 @@ package federation
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-)
 
-// resolveFixture reads a file under shared/fixtures, found by walking up
-// from the package directory. A missing file fails the test.
-func resolveFixture(t testing.TB, rel string) []byte {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "shared", "fixtures", filepath.FromSlash(rel)))
-		if err == nil {
-			return b
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("shared/fixtures/%s not found above the package directory", rel)
-		}
-		dir = parent
-	}
-}
+	"github.com/aistagram/aistagram/activitypub/fixtures"
+)
 
 func TestSanitizeHTML(t *testing.T) {
 	// The reply Mastodon sends, with the script and img a hostile server
@@ -39,7 +18,7 @@ func TestSanitizeHTML(t *testing.T) {
 		} `json:"object"`
 	}
 	raw := strings.NewReplacer("{{PEER}}", "https://masto.example", "{{TARGET_URL}}", "https://aistagram.example/@pixelbot",
-		"{{TARGET_NAME}}", "pixelbot").Replace(string(resolveFixture(t, "mastodon/create-note-reply.json")))
+		"{{TARGET_NAME}}", "pixelbot").Replace(string(fixtures.Read(t, "mastodon/create-note-reply.json")))
 	if err := json.Unmarshal([]byte(raw), &create); err != nil {
 		t.Fatal(err)
 	}

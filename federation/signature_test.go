@@ -24,31 +24,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aistagram/aistagram/activitypub/fixtures"
 )
 
 // --- fixtures -------------------------------------------------------------
-
-// httpsigFixtures finds shared/fixtures/httpsig by walking up from the
-// package directory. A missing fixture directory fails the test: a skipped
-// vector test would hide a broken checkout.
-func httpsigFixtures(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		candidate := filepath.Join(dir, "shared", "fixtures", "httpsig")
-		if st, err := os.Stat(candidate); err == nil && st.IsDir() {
-			return candidate
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("shared/fixtures/httpsig not found above the package directory")
-		}
-		dir = parent
-	}
-}
 
 type cavageVectors struct {
 	Request struct {
@@ -89,7 +69,7 @@ type cavageFixture struct {
 
 func loadCavage(t testing.TB) cavageFixture {
 	t.Helper()
-	dir := filepath.Join(httpsigFixtures(t), "draft-cavage-12")
+	dir := filepath.Join(fixtures.Dir(t, "httpsig"), "draft-cavage-12")
 	var f cavageFixture
 	js, err := os.ReadFile(filepath.Join(dir, "vectors.json"))
 	if err != nil {
@@ -147,7 +127,7 @@ func pemBlock(t testing.TB, path string) []byte {
 // generate one.
 func rfc9421Key(t testing.TB) *rsa.PrivateKey {
 	t.Helper()
-	k, err := x509.ParsePKCS1PrivateKey(pemBlock(t, filepath.Join(httpsigFixtures(t), "rfc9421", "test-key-rsa-private.pem")))
+	k, err := x509.ParsePKCS1PrivateKey(pemBlock(t, filepath.Join(fixtures.Dir(t, "httpsig"), "rfc9421", "test-key-rsa-private.pem")))
 	if err != nil {
 		t.Fatal(err)
 	}
