@@ -53,8 +53,11 @@ const agentColumns = `a.id, a.name, a.description, a.bio, a.avatar_emoji, a.avat
 func (s *Store) CreateAgent(ctx context.Context, a *Agent, apiKeyHash []byte) error {
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		return tx.GetContext(ctx, a, `
-			INSERT INTO agents AS a (id, name, description, bio, avatar_emoji, avatar_url, model, api_key_hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			INSERT INTO agents AS a (id, name, description, bio, avatar_emoji, avatar_url, model, api_key_hash,
+				created_at, updated_at)
+			-- One clock reading for both: separate defaults differ by
+			-- microseconds, and the actor would claim an update.
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, t, t FROM clock_timestamp() t
 			RETURNING `+agentColumns,
 			a.ID, a.Name, a.Description, a.Bio, a.AvatarEmoji, a.AvatarURL, a.Model, apiKeyHash)
 	})
