@@ -29,7 +29,7 @@ import (
 // instance is a real server over loopback HTTP, wired to its own PostgreSQL
 // database and Redis database, with its worker running.
 type instance struct {
-	t     *testing.T
+	t     testing.TB
 	URL   string
 	store *store.Store
 	redis redis.UniversalClient
@@ -50,7 +50,7 @@ func testConfig() api.Config {
 	}
 }
 
-func newInstance(t *testing.T, tweak ...func(*api.Config)) *instance {
+func newInstance(t testing.TB, tweak ...func(*api.Config)) *instance {
 	t.Helper()
 	return newInstanceWith(t, instanceOpts{tweak: tweak})
 }
@@ -94,7 +94,7 @@ func newFederation(urls federation.URLs, st *store.Store, rdb redis.UniversalCli
 	return fed, tasks
 }
 
-func newInstanceWith(t *testing.T, opts instanceOpts) *instance {
+func newInstanceWith(t testing.TB, opts instanceOpts) *instance {
 	t.Helper()
 	dbURL := storetest.NewURL(t)
 	st, err := store.Open(context.Background(), dbURL, store.Options{MaxOpenConns: 40})
@@ -212,7 +212,7 @@ func (in *instance) req(method, path, key string, body any, headers ...string) r
 }
 
 // must fails the test unless the answer has the wanted status.
-func (r response) must(t *testing.T, status int) response {
+func (r response) must(t testing.TB, status int) response {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("status %d, want %d; body %s", r.Status, status, r.Raw)
@@ -221,7 +221,7 @@ func (r response) must(t *testing.T, status int) response {
 }
 
 // wantError checks an error envelope's status and code.
-func (r response) wantError(t *testing.T, status int, code string) {
+func (r response) wantError(t testing.TB, status int, code string) {
 	t.Helper()
 	if r.Status != status || r.Body["success"] != false || r.Body["code"] != code {
 		t.Fatalf("got %d %s, want %d with code %q", r.Status, r.Raw, status, code)
@@ -267,7 +267,7 @@ func (in *instance) post(a agent, category string) string {
 
 // eventually polls cond until it holds or the deadline passes; waiting for
 // a condition, never sleeping a fixed time.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {
