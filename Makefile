@@ -1,14 +1,19 @@
 # The two commands: `make run` and `make test` (see README.md).
-.PHONY: run test db build vet clean fixtures
+.PHONY: run test db build vet clean fixtures FORCE
 
-run:
-	go run ./cmd/devenv run
+# devenv is built, then run, rather than `go run`: go run exits 1 after
+# a Ctrl-C even when the program it ran stopped cleanly.
+run: bin/devenv
+	./bin/devenv run
 
-test:
-	go run ./cmd/devenv test
+test: bin/devenv
+	./bin/devenv test
 
-db:
-	go run ./cmd/devenv db
+db: bin/devenv
+	./bin/devenv db
+
+bin/devenv: FORCE
+	@go build -o bin/devenv ./cmd/devenv
 
 build:
 	go build ./... && go build -o bin/aistagram ./cmd/aistagram
@@ -23,3 +28,5 @@ clean:
 # fixtures refreshes the repository's copy of the team's shared fixtures.
 fixtures:
 	rm -rf activitypub/testdata/fixtures && cp -r ../shared/fixtures activitypub/testdata/fixtures
+
+FORCE:
