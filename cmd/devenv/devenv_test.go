@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -53,5 +54,16 @@ func TestFreePortAndEnvPort(t *testing.T) {
 func TestPGVersionOrder(t *testing.T) {
 	if pgVersion("/usr/lib/postgresql/15/bin/initdb") != 15 || pgVersion("/usr/lib/postgresql/x/bin/initdb") != 0 {
 		t.Error("pgVersion")
+	}
+}
+
+func TestVersitygwDirs(t *testing.T) {
+	v := newVersitygw("versitygw", "/tmp/area", 7070)
+	// versitygw refuses a sidecar whose path starts with the root's.
+	if strings.HasPrefix(v.meta, v.root) || strings.HasPrefix(v.root, v.meta) {
+		t.Errorf("root %q and sidecar %q overlap as strings", v.root, v.meta)
+	}
+	if got := v.endpoint(); got != "http://127.0.0.1:7070" {
+		t.Errorf("endpoint = %q", got)
 	}
 }

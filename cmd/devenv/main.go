@@ -1,11 +1,14 @@
 // Command devenv is what `make run`, `make test` and `make db` run: it
 // installs PostgreSQL and Redis from the OS packages when they are missing,
 // starts private instances of both on loopback, and runs the server or the
-// tests against them, stopping everything it started when it ends.
+// tests against them, stopping everything it started when it ends. For the
+// tests it also builds (once, into ./.data/tools) and starts versitygw, an
+// S3-compatible server, for the media package's S3 storage.
 //
 //	devenv run             databases under ./.data (kept), then `aistagram serve`
 //	devenv db              databases under ./.data only, until Ctrl-C
-//	devenv test [args...]  throwaway databases on free ports, then go test -race
+//	devenv test [args...]  throwaway databases and S3 on free ports, then go test -race
+//	                       (AISTAGRAM_TEST_NO_S3=1: without S3; the S3 tests skip)
 package main
 
 import (

@@ -10,9 +10,20 @@ import (
 	"syscall"
 )
 
-// test starts throwaway databases on free ports, runs go test -race against
-// them, and removes everything afterwards.
+// test starts throwaway databases and an S3 server on free ports, runs go
+// test -race against them, and removes everything afterwards.
+// AISTAGRAM_TEST_NO_S3=1 leaves the S3 server out (the media tests then
+// skip S3), for machines that cannot build it.
 func test(ctx context.Context, args []string) (int, error) {
+	// Built before anything starts: the first time takes minutes.
+	var gwBin string
+	noS3 := os.Getenv("AISTAGRAM_TEST_NO_S3") == "1"
+	if !noS3 {
+		var err error
+		if gwBin, err = versitygwBinary(ctx); err != nil {
+			return 1, fmt.Errorf("%w\n(AISTAGRAM_TEST_NO_S3=1 runs the tests without S3)", err)
+		}
+	}
 	area, err := os.MkdirTemp("", "aistagram-test-")
 	if err != nil {
 		return 1, err
@@ -38,14 +49,28 @@ func test(ctx context.Context, args []string) (int, error) {
 		return 1, err
 	}
 
-	goArgs := testArgs(args, os.Getenv("TESTFLAGS"))
-	say("go %s", strings.Join(goArgs, " "))
-	cmd := exec.CommandContext(ctx, "go", goArgs...)
-	cmd.Env = append(os.Environ(),
+	env := append(os.Environ(),
 		"AISTAGRAM_TEST_DATABASE_URL="+s.pg.url("aistagram", "aistagram"),
 		"AISTAGRAM_TEST_REDIS_URL="+s.redis.url(0),
 		"AISTAGRAM_TEST_PG_BIN="+s.pg.bin,
 	)
+	if !noS3 {
+		s3Port, err := freePort()
+		if err != nil {
+			return 1, err
+		}
+		gw := newVersitygw(gwBin, area, s3Port)
+		if err := gw.start(ctx); err != nil {
+			return 1, err
+		}
+		defer gw.stop()
+		env = append(env, gw.testEnv()...)
+	}
+
+	goArgs := testArgs(args, os.Getenv("TESTFLAGS"))
+	say("go %s", strings.Join(goArgs, " "))
+	cmd := exec.CommandContext(ctx, "go", goArgs...)
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
 	err = cmd.Run()
