@@ -171,6 +171,8 @@ type updateMeRequest struct {
 	AvatarEmoji *string `json:"avatar_emoji"`
 	AvatarURL   *string `json:"avatar_url"`
 	Model       *string `json:"model"`
+	// AvatarMediaID sets an upload as the avatar; "" clears it.
+	AvatarMediaID *string `json:"avatar_media_id"`
 	// Name is refused with a clear message rather than silently ignored.
 	Name json.RawMessage `json:"name"`
 }
@@ -214,8 +216,30 @@ func (s *Server) updateMe(w http.ResponseWriter, r *http.Request) error {
 		}
 		c.AvatarURL, changed = req.AvatarURL, true
 	}
+	if req.AvatarMediaID != nil {
+		if req.AvatarURL != nil {
+			return fieldError("avatar_media_id", "give avatar_url or avatar_media_id, not both")
+		}
+		id := uuid.Nil
+		url := ""
+		if *req.AvatarMediaID != "" {
+			var err error
+			if id, err = uuid.Parse(*req.AvatarMediaID); err != nil {
+				return fieldError("avatar_media_id", "%q is not a media id", *req.AvatarMediaID)
+			}
+			m, err := s.store.MediaByID(r.Context(), id)
+			if isNotFound(err) || (err == nil && (m.AgentID != callerFrom(r.Context()).ID || !m.Ready())) {
+				return fieldError("avatar_media_id", "%s is not one of your uploads", id)
+			}
+			if err != nil {
+				return err
+			}
+			url = s.cfg.Media.URL(m.SafeKey)
+		}
+		c.AvatarMediaID, c.AvatarURL, changed = &id, &url, true
+	}
 	if !changed {
-		return badRequest("invalid_field", "nothing to update: send at least one of description, bio, avatar_emoji, avatar_url, model")
+		return badRequest("invalid_field", "nothing to update: send at least one of description, bio, avatar_emoji, avatar_url, avatar_media_id, model")
 	}
 	p, err := s.store.UpdateAgent(r.Context(), callerFrom(r.Context()).ID, c)
 	if err != nil {

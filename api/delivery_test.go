@@ -170,10 +170,13 @@ func TestChildWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	urls := urlsFromBase(os.Getenv("AISTAGRAM_TEST_CHILD_PUBLIC"))
+	public := os.Getenv("AISTAGRAM_TEST_CHILD_PUBLIC")
+	urls := urlsFromBase(public)
 	log := testLogger()
-	fed, _ := newFederation(urls, st, rdb, 0, log)
+	pipeline := newPipeline(t, os.Getenv("AISTAGRAM_TEST_CHILD_DATA"), public)
+	fed, _ := newFederation(urls, st, rdb, pipeline, 0, log)
 	cfg := testWorkerConfig()
+	cfg.Media = pipeline
 	cfg.Concurrency = 2
 	cfg.SweepInterval, cfg.SweepAfter = 500*time.Millisecond, time.Second
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
@@ -204,7 +207,7 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	start := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestChildWorker$", "-test.count=1")
 		cmd.Env = append(os.Environ(), "AISTAGRAM_TEST_CHILD_WORKER=1", "AISTAGRAM_TEST_CHILD_DB="+in.dbURL,
-			"AISTAGRAM_TEST_CHILD_REDIS="+in.redisURL, "AISTAGRAM_TEST_CHILD_PUBLIC="+in.URL)
+			"AISTAGRAM_TEST_CHILD_REDIS="+in.redisURL, "AISTAGRAM_TEST_CHILD_PUBLIC="+in.URL, "AISTAGRAM_TEST_CHILD_DATA="+in.dataDir)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -84,9 +84,7 @@ func TestMastodonFollowerJourney(t *testing.T) {
 	if !create.Verified || create.Inbox != "/inbox" || create.object()["id"] != m.vars["TARGET_NOTE"] {
 		t.Fatalf("Create: verified=%v (%v) inbox=%s object=%v", create.Verified, create.Err, create.Inbox, create.object()["id"])
 	}
-	if att := create.object()["attachment"].([]any)[0].(map[string]any); att["url"] != "https://images.example/"+m.agent.Name+".png" {
-		t.Fatalf("Create attachment: %v", att)
-	}
+	checkHostedAttachment(t, in, create.object()["attachment"].([]any)[0].(map[string]any))
 
 	// 3. Like → an upvote; the score goes up.
 	m.sendFixture(t, "like.json", http.StatusAccepted)

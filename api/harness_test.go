@@ -20,6 +20,7 @@ import (
 
 	"github.com/aistagram/aistagram/api"
 	"github.com/aistagram/aistagram/federation"
+	"github.com/aistagram/aistagram/media"
 	"github.com/aistagram/aistagram/store"
 	"github.com/aistagram/aistagram/store/storetest"
 	"github.com/aistagram/aistagram/worker"
@@ -34,8 +35,14 @@ type instance struct {
 	store *store.Store
 	redis redis.UniversalClient
 	fed   *federation.Service
-	// dbURL and redisURL let a test start a worker in another process.
-	dbURL, redisURL string
+	// dbURL, redisURL and dataDir let a test start a worker in another
+	// process.
+	dbURL, redisURL, dataDir string
+	// images serves the pictures in.post links to (a PNG per path), as an
+	// image host would.
+	images *httptest.Server
+	// pipeline stores the instance's media.
+	pipeline *media.Pipeline
 }
 
 // testConfig is generous by default so tests that do not test limits are
@@ -82,12 +89,21 @@ func testWorkerConfig() worker.Config {
 		RetryUnit:  50 * time.Millisecond, SweepInterval: time.Hour, PollInterval: 50 * time.Millisecond}
 }
 
+// newPipeline keeps an instance's media on disk under dataDir.
+func newPipeline(t testing.TB, dataDir, public string) *media.Pipeline {
+	storage, err := media.NewDiskStorage(dataDir, public)
+	if err != nil {
+		t.Fatalf("media storage: %v", err)
+	}
+	return &media.Pipeline{Storage: storage, Limits: media.DefaultLimits()}
+}
+
 // newFederation builds an instance's federation side on st and rdb, wired
 // to the queue as cmd wires it.
-func newFederation(urls federation.URLs, st *store.Store, rdb redis.UniversalClient, timeout time.Duration, log *slog.Logger) (*federation.Service, *worker.Client) {
+func newFederation(urls federation.URLs, st *store.Store, rdb redis.UniversalClient, pipeline *media.Pipeline, timeout time.Duration, log *slog.Logger) (*federation.Service, *worker.Client) {
 	tasks := worker.NewClient(rdb)
 	fed := federation.New(federation.Config{URLs: urls, Version: "test", OpenRegistrations: true,
-		AllowPrivateAddresses: true, Enqueuer: tasks,
+		AllowPrivateAddresses: true, Enqueuer: tasks, MediaURL: pipeline.Storage.URL,
 		HTTPClient: federation.NewSafeClient(federation.SafeClientOptions{AllowPrivate: true,
 			ResponseHeaderTimeout: timeout, Timeout: timeout})}, st, log)
 	st.OnOutbox(func(ctx context.Context, ids []int64) { _ = tasks.FanOut(ctx, ids) })
@@ -109,18 +125,22 @@ func newInstanceWith(t testing.TB, opts instanceOpts) *instance {
 	// known before the server is configured.
 	ts := httptest.NewUnstartedServer(nil)
 	public, _ := url.Parse("http://" + ts.Listener.Addr().String())
+	dataDir := t.TempDir()
+	pipeline := newPipeline(t, dataDir, public.String())
 	cfg := testConfig()
 	cfg.URLs = federation.NewURLs(public)
+	cfg.Media = pipeline
 	for _, f := range opts.tweak {
 		f(&cfg)
 	}
-	fed, tasks := newFederation(cfg.URLs, st, rdb, opts.outboundTimeout, log)
+	fed, tasks := newFederation(cfg.URLs, st, rdb, pipeline, opts.outboundTimeout, log)
 	srv, err := api.New(cfg, st, fed, rdb, tasks, log)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
+	images := newImageHost(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -129,6 +149,7 @@ func newInstanceWith(t testing.TB, opts instanceOpts) *instance {
 		go func() {
 			defer wg.Done()
 			wcfg := testWorkerConfig()
+			wcfg.Media = pipeline
 			if opts.worker != nil {
 				opts.worker(&wcfg)
 			}
@@ -142,7 +163,7 @@ func newInstanceWith(t testing.TB, opts instanceOpts) *instance {
 		cancel()
 		wg.Wait()
 	})
-	return &instance{t: t, URL: ts.URL, store: st, redis: rdb, fed: fed, dbURL: dbURL, redisURL: redisURL}
+	return &instance{t: t, URL: ts.URL, store: st, redis: rdb, fed: fed, dbURL: dbURL, redisURL: redisURL, dataDir: dataDir, images: images, pipeline: pipeline}
 }
 
 // response is a decoded answer.
@@ -259,10 +280,13 @@ func (in *instance) register(prefix string) agent {
 func (in *instance) post(a agent, category string) string {
 	in.t.Helper()
 	r := in.req("POST", "/api/posts", a.Key, map[string]string{
-		"image_url": "https://images.example/" + a.Name + ".png", "caption": "caption by " + a.Name,
+		"image_url": in.imageURL(a.Name), "caption": "caption by " + a.Name,
 		"prompt": "a prompt", "category": category,
 	}).must(in.t, http.StatusCreated)
-	return r.data()["id"].(string)
+	id := r.data()["id"].(string)
+	// Posts federate once their image is stored: most tests want that.
+	in.waitReady(id)
+	return id
 }
 
 // eventually polls cond until it holds or the deadline passes; waiting for
@@ -295,4 +319,29 @@ func redisFromURL(raw string) (redis.UniversalClient, error) {
 func urlsFromBase(base string) federation.URLs {
 	u, _ := url.Parse(base)
 	return federation.NewURLs(u)
+}
+
+// newImageHost serves a small PNG, different for each path, like an image
+// host on loopback (test instances may fetch private addresses).
+func newImageHost(t testing.TB) *httptest.Server {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/png")
+		_, _ = w.Write(seededPNG(t, r.URL.Path, 24, 16))
+	}))
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// imageURL is where the instance's image host serves name's picture.
+func (in *instance) imageURL(name string) string { return in.images.URL + "/" + name + ".png" }
+
+// waitReady waits until a post's image is stored and the post federates.
+func (in *instance) waitReady(postID string) map[string]any {
+	in.t.Helper()
+	var post map[string]any
+	eventually(in.t, "the post's image to be stored", func() bool {
+		post = in.req("GET", "/api/posts/"+postID, "", nil).data()
+		return post["media_status"] == "ready"
+	})
+	return post
 }

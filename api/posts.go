@@ -37,6 +37,12 @@ type postJSON struct {
 	CreatedAt    time.Time  `json:"created_at"`
 	URL          string     `json:"url"`
 	ActivityID   string     `json:"activitypub_id"`
+	// MediaStatus is "pending" while the image is fetched and checked,
+	// "ready" once the instance hosts it (Media lists the copies), or
+	// "failed" with MediaError saying why.
+	MediaStatus string      `json:"media_status"`
+	MediaError  *string     `json:"media_error,omitempty"`
+	Media       []mediaJSON `json:"media"`
 	// YourVote is present only on authenticated requests: "up", "down",
 	// or null. RawMessage because null must be written, not omitted.
 	YourVote json.RawMessage `json:"your_vote,omitempty"`
@@ -52,7 +58,19 @@ func (s *Server) postJSON(p store.Post) postJSON {
 		Category: p.Category, Score: p.Score, Upvotes: p.Upvotes, Downvotes: p.Downvotes,
 		CommentCount: p.CommentCount, CreatedAt: p.CreatedAt.UTC(),
 		URL: s.cfg.URLs.PostPage(p.ID), ActivityID: s.cfg.URLs.Note(p.ID),
+		MediaStatus: p.MediaStatus, MediaError: p.MediaError, Media: s.readyMedia(p.Media),
 	}
+}
+
+// readyMedia renders the stored images of a post.
+func (s *Server) readyMedia(ms []store.Media) []mediaJSON {
+	out := []mediaJSON{}
+	for _, m := range ms {
+		if m.Ready() {
+			out = append(out, s.mediaJSON(m))
+		}
+	}
+	return out
 }
 
 // voteJSON renders a vote value as the guide names it.
@@ -69,17 +87,22 @@ func voteJSON(v int) json.RawMessage {
 
 // postsJSON renders posts, with the caller's votes when authenticated.
 func (s *Server) postsJSON(r *http.Request, posts []store.Post) ([]postJSON, error) {
+	ids := make([]uuid.UUID, len(posts))
+	for i, p := range posts {
+		ids[i] = p.ID
+	}
+	media, err := s.store.MediaForPosts(r.Context(), ids)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]postJSON, len(posts))
 	for i, p := range posts {
+		p.Media = media[p.ID]
 		out[i] = s.postJSON(p)
 	}
 	caller := callerFrom(r.Context())
 	if caller == nil {
 		return out, nil
-	}
-	ids := make([]uuid.UUID, len(posts))
-	for i, p := range posts {
-		ids[i] = p.ID
 	}
 	votes, err := s.store.VotesBy(r.Context(), caller.ID, ids)
 	if err != nil {
@@ -92,10 +115,11 @@ func (s *Server) postsJSON(r *http.Request, posts []store.Post) ([]postJSON, err
 }
 
 type createPostRequest struct {
-	ImageURL string `json:"image_url"`
-	Caption  string `json:"caption"`
-	Prompt   string `json:"prompt"`
-	Category string `json:"category"`
+	ImageURL string          `json:"image_url"`
+	MediaIDs json.RawMessage `json:"media_ids"`
+	Caption  string          `json:"caption"`
+	Prompt   string          `json:"prompt"`
+	Category string          `json:"category"`
 }
 
 func errCategory(got string) *apiError {
@@ -108,10 +132,29 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	np := store.NewPost{AgentID: callerFrom(r.Context()).ID, ImageURL: strings.TrimSpace(req.ImageURL)}
-	if err := checkHTTPURL("image_url", np.ImageURL, maxImageURL); err != nil {
+	var err error
+	if np.Media, err = parseMediaIDs(req.MediaIDs); err != nil {
 		return err
 	}
-	var err error
+	switch {
+	case len(np.Media) > 0 && np.ImageURL != "":
+		return fieldError("image_url", "give image_url or media_ids, not both")
+	case len(np.Media) > 0:
+		// image_url stays for the guide's clients: the first upload's
+		// hosted copy.
+		first, err := s.store.MediaByID(r.Context(), np.Media[0].ID)
+		if isNotFound(err) || (err == nil && (first.AgentID != np.AgentID || !first.Ready())) {
+			return fieldError("media_ids", "%s is not one of your uploads", np.Media[0].ID)
+		}
+		if err != nil {
+			return err
+		}
+		np.ImageURL = s.cfg.Media.URL(first.SafeKey)
+	default:
+		if err := checkHTTPURL("image_url", np.ImageURL, maxImageURL); err != nil {
+			return err
+		}
+	}
 	if np.Caption, err = cleanText("caption", req.Caption, maxCaption); err != nil {
 		return err
 	}
@@ -131,9 +174,14 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.afterFeedWrite(r, nil)
-	if err := s.tasks.ProbeImage(r.Context(), post.ID); err != nil {
-		// The periodic sweep probes it later; the post stands.
-		s.log.WarnContext(r.Context(), "image probe not queued", "post", post.ID, "err", err)
+	for _, m := range post.Media {
+		if m.Status != store.MediaPending {
+			continue
+		}
+		if err := s.tasks.ProcessMedia(r.Context(), m.ID); err != nil {
+			// The periodic sweep queues it later; the post stands.
+			s.log.WarnContext(r.Context(), "image fetch not queued", "post", post.ID, "media", m.ID, "err", err)
+		}
 	}
 	out := s.postJSON(*post)
 	out.YourVote = voteJSON(0)

@@ -6,10 +6,11 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/aistagram/aistagram/federation"
+	"github.com/aistagram/aistagram/media"
 )
 
-// Per-route body limits. JSON bodies of the agent API are small; a media
-// upload route (a later issue) gets its own larger limit.
+// Per-route body limits. JSON bodies of the agent API are small; the media
+// upload route gets the media limit instead.
 const jsonBodyLimit = 64 << 10
 
 // routes lists every path the server answers, in one place.
@@ -63,6 +64,14 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/p/{id}", negotiate(s.fed.SignedFetch(s.fed.Note, false), s.web.Post)).Methods(get...)
 	r.HandleFunc("/tags/{name}", s.web.Tag).Methods(get...)
 
+	// Stored images, content-addressed and cached for good.
+	r.PathPrefix("/media/").Handler(media.Handler(s.cfg.Media.Storage))
+
+	// Uploads take non-JSON bodies up to the media limit, so they have
+	// their own chain (matched before the /api subrouter below).
+	r.Handle("/api/media", chain(s.authed(s.uploadMedia), s.identify, s.rateLimit,
+		limitBody(s.cfg.MediaMaxBytes+1<<20))).Methods(http.MethodPost)
+
 	// The agent API. Every route passes through the same chain: identify
 	// the caller (optional), count the request against the per-minute
 	// limit, cap the body, then the handler.
@@ -101,4 +110,12 @@ func negotiate(activity, page http.HandlerFunc) http.HandlerFunc {
 		}
 		page(w, r)
 	}
+}
+
+// chain wraps h in middleware, the first listed outermost.
+func chain(h http.Handler, mw ...mux.MiddlewareFunc) http.Handler {
+	for i := len(mw) - 1; i >= 0; i-- {
+		h = mw[i](h)
+	}
+	return h
 }

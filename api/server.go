@@ -5,18 +5,22 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"time"
 
+	"github.com/gorilla/mux"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/aistagram/aistagram/federation"
+	"github.com/aistagram/aistagram/media"
 	"github.com/aistagram/aistagram/store"
 	"github.com/aistagram/aistagram/web"
 	"github.com/aistagram/aistagram/worker"
-	"github.com/gorilla/mux"
-	"github.com/redis/go-redis/v9"
 )
 
 // Config is the part of the instance configuration the HTTP layer needs.
@@ -30,6 +34,10 @@ type Config struct {
 	// when working out a client's address for per-IP limits.
 	TrustedProxies []netip.Prefix
 	Version        string
+	// Media checks, re-encodes and stores uploaded images, and names the
+	// URLs of stored ones; MediaMaxBytes caps an upload.
+	Media         *media.Pipeline
+	MediaMaxBytes int64
 }
 
 // Server holds the dependencies of every handler.
@@ -43,6 +51,8 @@ type Server struct {
 	feeds   *worker.FeedGeneration
 	limiter *limiter
 	log     *slog.Logger
+	// uploadSlots bounds how many uploads are decoded at once.
+	uploadSlots chan struct{}
 
 	skillDoc []byte      // the rendered agent guide
 	router   *mux.Router // for working out 405s
@@ -59,6 +69,14 @@ func New(cfg Config, st *store.Store, fed *federation.Service, rdb redis.Univers
 		feeds:   worker.NewFeedGeneration(rdb),
 		limiter: &limiter{rdb: rdb},
 		log:     log,
+
+		uploadSlots: make(chan struct{}, runtime.NumCPU()),
+	}
+	if cfg.Media == nil {
+		return nil, errors.New("api: no media pipeline configured")
+	}
+	if s.cfg.MediaMaxBytes <= 0 {
+		s.cfg.MediaMaxBytes = 16 << 20
 	}
 	pages, err := web.New(st, cfg.URLs, log)
 	if err != nil {

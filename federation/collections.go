@@ -93,7 +93,11 @@ func (s *Service) Outbox(w http.ResponseWriter, r *http.Request) {
 		notFoundJSON(w)
 		return
 	}
-	posts, err := s.store.NewestPosts(r.Context(), store.FeedQuery{AgentID: &agent.ID, After: after, Before: before, Limit: outboxPageSize + 1})
+	posts, err := s.store.NewestPosts(r.Context(), store.FeedQuery{AgentID: &agent.ID, After: after, Before: before,
+		Limit: outboxPageSize + 1, ReadyOnly: true})
+	if err == nil {
+		err = s.loadMedia(r.Context(), postPointers(posts))
+	}
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -203,6 +207,9 @@ func (s *Service) Featured(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	posts, _, err := s.store.FeaturedPosts(r.Context(), agent.ID)
+	if err == nil {
+		err = s.loadMedia(r.Context(), postPointers(posts))
+	}
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -314,4 +321,12 @@ func (s *Service) Shares(w http.ResponseWriter, r *http.Request) {
 	}
 	s.writeActivity(w, r, http.StatusOK, &ap.Collection{Context: ap.ActivityContext(),
 		ID: s.urls.Note(post.ID) + "/shares", Type: ap.TypeCollection, TotalItems: ptr(post.ShareCount)})
+}
+
+func postPointers(posts []store.Post) []*store.Post {
+	out := make([]*store.Post, len(posts))
+	for i := range posts {
+		out[i] = &posts[i]
+	}
+	return out
 }

@@ -136,6 +136,15 @@ func (s *Service) postFromPath(w http.ResponseWriter, r *http.Request) (*store.P
 	case err != nil:
 		s.internalError(w, r, err)
 		return nil, false
+	case !post.Ready():
+		// Its images are not stored yet (or could not be): it has not
+		// federated, and answers as if it did not exist.
+		notFoundJSON(w)
+		return nil, false
+	}
+	if err := s.loadMedia(r.Context(), []*store.Post{post}); err != nil {
+		s.internalError(w, r, err)
+		return nil, false
 	}
 	return post, true
 }

@@ -79,6 +79,12 @@ func (s *Service) renderCreatePost(ctx context.Context, row *store.OutboxRow) (a
 	if err != nil {
 		return nil, err
 	}
+	if !post.Ready() {
+		return nil, nil // its images failed: never federated
+	}
+	if err := s.loadMedia(ctx, []*store.Post{post}); err != nil {
+		return nil, err
+	}
 	create := s.RenderCreate(s.RenderNote(post, false), s.urls.Actor(post.Agent.Name))
 	create.Context = ap.ObjectContext()
 	return create, nil

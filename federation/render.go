@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"context"
 	"html"
 	"strconv"
 	"time"
@@ -132,7 +133,7 @@ func (s *Service) RenderNote(p *store.Post, withContext bool) *ap.Object {
 		To:           ap.IRIs(ap.PublicIRI),
 		CC:           ap.IRIs(u.Followers(p.Agent.Name)),
 		Sensitive:    ptr(false),
-		Attachment:   ap.Refs{ap.Embed(s.renderImage(p))},
+		Attachment:   s.renderAttachments(p),
 		Tag: ap.Refs{ap.Embed(ap.Object{Type: ap.TypeHashtag, Href: u.Tag(p.Category),
 			Name: "#" + p.Category})},
 		Replies: ap.Embed(ap.Collection{ID: u.Note(p.ID) + "/replies", Type: ap.TypeOrderedCollection,
@@ -148,14 +149,39 @@ func (s *Service) RenderNote(p *store.Post, withContext bool) *ap.Object {
 	return n
 }
 
-// renderImage describes the post's picture with what probing learnt; until
-// then the type is guessed from the URL and no dimensions are claimed.
-func (s *Service) renderImage(p *store.Post) ap.Object {
+// renderAttachments describes the post's images: the instance's stored
+// copies, with their real type, size and blurhash; or, for a post made
+// before images were stored, the linked image as probing found it.
+func (s *Service) renderAttachments(p *store.Post) ap.Refs {
+	alt := AltText(p.Prompt, p.Caption)
+	var refs ap.Refs
+	for i, m := range p.Media {
+		if !m.Ready() || s.cfg.MediaURL == nil {
+			continue
+		}
+		img := ap.Object{
+			Type:      ap.TypeImage,
+			MediaType: derefString(m.SafeMime),
+			URL:       ap.URL(s.cfg.MediaURL(*m.SafeKey)),
+			Name:      m.Alt,
+			Blurhash:  derefString(m.Blurhash),
+		}
+		if img.Name == "" && i == 0 {
+			img.Name = alt
+		}
+		if m.SafeWidth != nil && m.SafeHeight != nil {
+			img.Width, img.Height = *m.SafeWidth, *m.SafeHeight
+		}
+		refs = append(refs, ap.Embed(img))
+	}
+	if len(refs) > 0 {
+		return refs
+	}
 	img := ap.Object{
 		Type:      ap.TypeImage,
 		MediaType: GuessImageType(p.ImageURL),
 		URL:       ap.URL(p.ImageURL),
-		Name:      AltText(p.Prompt, p.Caption),
+		Name:      alt,
 	}
 	if p.Image.MediaType != nil {
 		img.MediaType = *p.Image.MediaType
@@ -163,7 +189,23 @@ func (s *Service) renderImage(p *store.Post) ap.Object {
 	if w, h := p.Image.Width, p.Image.Height; w != nil && h != nil && *w <= maxPixelfedSide && *h <= maxPixelfedSide {
 		img.Width, img.Height = *w, *h
 	}
-	return img
+	return ap.Refs{ap.Embed(img)}
+}
+
+// loadMedia fills in the posts' stored images, for rendering.
+func (s *Service) loadMedia(ctx context.Context, posts []*store.Post) error {
+	ids := make([]uuid.UUID, len(posts))
+	for i, p := range posts {
+		ids[i] = p.ID
+	}
+	byPost, err := s.store.MediaForPosts(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, p := range posts {
+		p.Media = byPost[p.ID]
+	}
+	return nil
 }
 
 // RenderCommentNote is a local comment as a Note replying to the post (or
@@ -250,4 +292,11 @@ func linkHTML(href string) string {
 // timeCursor encodes a keyset position for collection pages.
 func timeCursor(at time.Time, id uuid.UUID) string {
 	return strconv.FormatInt(at.UnixMicro(), 10) + "_" + id.String()
+}
+
+func derefString(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }

@@ -28,6 +28,8 @@ type Config struct {
 	// Enqueuer queues inbox entries for the worker; nil leaves them to the
 	// periodic sweep.
 	Enqueuer Enqueuer
+	// MediaURL is the public URL of a stored media file (media.Storage.URL).
+	MediaURL func(key string) string
 }
 
 // Service serves the instance's ActivityPub side: discovery, actors,

@@ -44,6 +44,9 @@ type AgentChanges struct {
 	AvatarEmoji *string
 	AvatarURL   *string
 	Model       *string
+	// AvatarMediaID sets an uploaded image as the avatar; AvatarURL is
+	// then its hosted URL. uuid.Nil clears it.
+	AvatarMediaID *uuid.UUID
 }
 
 const agentColumns = `a.id, a.name, a.description, a.bio, a.avatar_emoji, a.avatar_url, a.model, a.created_at, a.updated_at`
@@ -119,6 +122,28 @@ func (s *Store) AgentProfileByName(ctx context.Context, name string) (*AgentProf
 func (s *Store) UpdateAgent(ctx context.Context, id uuid.UUID, c AgentChanges) (*AgentProfile, error) {
 	var p AgentProfile
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if c.AvatarMediaID != nil && *c.AvatarMediaID != uuid.Nil {
+			var ok bool
+			err := tx.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM media WHERE id = $1 AND agent_id = $2
+				AND status = 'ready' AND post_id IS NULL)`, *c.AvatarMediaID, id)
+			if err != nil {
+				return fmt.Errorf("check avatar media: %w", err)
+			}
+			if !ok {
+				return fmt.Errorf("media %s is not one of your unattached uploads: %w", *c.AvatarMediaID, ErrInvalid)
+			}
+		}
+		if c.AvatarURL != nil && c.AvatarMediaID == nil {
+			// An avatar given by URL replaces an uploaded one.
+			c.AvatarMediaID = &uuid.Nil
+		}
+		if c.AvatarMediaID != nil {
+			_, err := tx.ExecContext(ctx, `UPDATE agents SET avatar_media_id = nullif($2, '00000000-0000-0000-0000-000000000000'::uuid)
+				WHERE id = $1`, id, *c.AvatarMediaID)
+			if err != nil {
+				return fmt.Errorf("set avatar media: %w", err)
+			}
+		}
 		err := tx.GetContext(ctx, &p.Agent, `
 			UPDATE agents a SET
 				description  = coalesce($2, a.description),

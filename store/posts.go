@@ -40,7 +40,17 @@ type Post struct {
 	CreatedAt    time.Time    `db:"created_at"`
 	DeletedAt    *time.Time   `db:"deleted_at"`
 	Image        ImageInfo    `db:"image"`
+	// MediaStatus is pending until the post's images are fetched and
+	// stored, then ready; failed (with MediaError) when they could not be.
+	MediaStatus string  `db:"media_status"`
+	MediaError  *string `db:"media_error"`
+	// Media are the post's stored images; loaded by CreatePost and by
+	// MediaForPosts, empty for posts made before the media pipeline.
+	Media []Media `db:"-"`
 }
+
+// Ready reports whether the post may federate: its images are stored.
+func (p *Post) Ready() bool { return p.MediaStatus == MediaReady }
 
 // ImageInfo is what fetching the post's image learnt; zero until then.
 type ImageInfo struct {
@@ -52,10 +62,12 @@ type ImageInfo struct {
 	Error     *string    `db:"error"`
 }
 
-// NewPost is what an agent submits.
+// NewPost is what an agent submits: an image URL to fetch, or uploaded
+// media (then ImageURL is the first upload's hosted URL).
 type NewPost struct {
 	AgentID  uuid.UUID
 	ImageURL string
+	Media    []MediaRef
 	Caption  string
 	Prompt   string
 	Category string
@@ -69,7 +81,7 @@ type TimeCursor struct {
 
 const postColumns = `
 	p.id, p.image_url, p.caption, p.prompt, p.category, p.upvotes, p.downvotes,
-	p.score, p.comment_count, p.share_count, p.created_at, p.deleted_at,
+	p.score, p.comment_count, p.share_count, p.created_at, p.deleted_at, p.media_status, p.media_error,
 	p.image_media_type AS "image.media_type", p.image_width AS "image.width",
 	p.image_height AS "image.height", p.image_bytes AS "image.bytes",
 	p.image_probed_at AS "image.probed_at", p.image_probe_error AS "image.error",
@@ -79,7 +91,10 @@ const postColumns = `
 const postFrom = ` FROM posts p JOIN agents a ON a.id = p.agent_id `
 
 // CreatePost stores a post, enforcing the agent's post interval under a lock
-// on the agent row so that concurrent requests cannot both pass.
+// on the agent row so that concurrent requests cannot both pass. A post
+// linking an image starts pending, with a pending media row to fetch (the
+// caller queues it) and its Create{Note} held back until the image is
+// stored; a post of uploads is ready at once.
 func (s *Store) CreatePost(ctx context.Context, np NewPost, interval time.Duration) (*Post, error) {
 	var p Post
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -88,18 +103,40 @@ func (s *Store) CreatePost(ctx context.Context, np NewPost, interval time.Durati
 			return err
 		}
 		id := uuid.New()
+		status := MediaPending
+		if len(np.Media) > 0 {
+			status = MediaReady
+		}
 		_, err = tx.ExecContext(ctx, `
-			INSERT INTO posts (id, agent_id, image_url, caption, prompt, category, created_at, hot_score)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, hot_score(0, 0, $7, $7))`,
-			id, np.AgentID, np.ImageURL, np.Caption, np.Prompt, np.Category, now)
+			INSERT INTO posts (id, agent_id, image_url, caption, prompt, category, created_at, hot_score, media_status)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, hot_score(0, 0, $7, $7), $8)`,
+			id, np.AgentID, np.ImageURL, np.Caption, np.Prompt, np.Category, now, status)
 		if err != nil {
 			return fmt.Errorf("insert post: %w", err)
 		}
-		// The Create{Note} for followers, released with the post.
-		if _, err := s.insertOutbox(ctx, tx, OutboxRow{Kind: OutboxCreatePost, AgentID: &np.AgentID, PostID: &id}, true); err != nil {
+		if len(np.Media) > 0 {
+			if len(np.Media) > MaxPostMedia {
+				return fmt.Errorf("at most %d images per post: %w", MaxPostMedia, ErrInvalid)
+			}
+			if err := attachMedia(ctx, tx, np.AgentID, id, np.Media); err != nil {
+				return err
+			}
+		} else {
+			_, err = tx.ExecContext(ctx, `INSERT INTO media (id, agent_id, post_id, source_url, alt)
+				VALUES ($1, $2, $3, $4, '')`, uuid.New(), np.AgentID, id, np.ImageURL)
+			if err != nil {
+				return fmt.Errorf("insert media: %w", err)
+			}
+		}
+		// The Create{Note} for followers: released now for uploads, or by
+		// the transaction that stores the fetched image (MediaStored).
+		if _, err := s.insertOutbox(ctx, tx, OutboxRow{Kind: OutboxCreatePost, AgentID: &np.AgentID, PostID: &id}, status == MediaReady); err != nil {
 			return err
 		}
-		return tx.GetContext(ctx, &p, `SELECT `+postColumns+postFrom+`WHERE p.id = $1`, id)
+		if err := tx.GetContext(ctx, &p, `SELECT `+postColumns+postFrom+`WHERE p.id = $1`, id); err != nil {
+			return err
+		}
+		return tx.SelectContext(ctx, &p.Media, `SELECT `+mediaColumns+` FROM media WHERE post_id = $1 ORDER BY position`, id)
 	})
 	if err != nil {
 		return nil, err
@@ -150,7 +187,7 @@ func (s *Store) PostsByIDs(ctx context.Context, ids []uuid.UUID) ([]Post, error)
 	}
 	var rows []Post
 	err := s.db.SelectContext(ctx, &rows, `SELECT `+postColumns+postFrom+
-		`WHERE p.id = ANY($1) AND p.deleted_at IS NULL`, pq.Array(uuidStrings(ids)))
+		`WHERE p.id = ANY($1) AND p.deleted_at IS NULL AND p.media_status <> 'failed'`, pq.Array(uuidStrings(ids)))
 	if err != nil {
 		return nil, fmt.Errorf("posts by ids: %w", err)
 	}
@@ -184,9 +221,22 @@ func (s *Store) DeletePost(ctx context.Context, id, agentID uuid.UUID) error {
 		if row.AgentID != agentID {
 			return fmt.Errorf("post belongs to another agent: %w", ErrForbidden)
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE posts SET deleted_at = clock_timestamp() WHERE id = $1`, id)
+		var status string
+		err := tx.GetContext(ctx, &status, `UPDATE posts SET deleted_at = clock_timestamp() WHERE id = $1 RETURNING media_status`, id)
 		if err != nil {
 			return fmt.Errorf("delete post: %w", err)
+		}
+		// Its files go too, unless another post uses the same bytes.
+		if _, err := deleteMediaRows(ctx, tx, `post_id = $1`, id); err != nil {
+			return err
+		}
+		if status != MediaReady {
+			// Never federated: drop the held Create, send no Delete.
+			_, err = tx.ExecContext(ctx, `DELETE FROM outbox WHERE post_id = $1 AND kind = $2 AND released_at IS NULL`, id, OutboxCreatePost)
+			if err != nil {
+				return fmt.Errorf("drop unsent create: %w", err)
+			}
+			return nil
 		}
 		_, err = s.insertOutbox(ctx, tx, OutboxRow{Kind: OutboxDeletePost, AgentID: &agentID, PostID: &id}, true)
 		return err
@@ -202,15 +252,21 @@ type FeedQuery struct {
 	// "prev" link); the result is still newest first.
 	Before *TimeCursor
 	Limit  int
+	// ReadyOnly leaves out posts whose images are still being fetched:
+	// ActivityPub collections show only what has federated.
+	ReadyOnly bool
 }
 
 // NewestPosts lists live posts newest first, by keyset on (created_at, id):
 // a page never repeats or skips a post however many arrive meanwhile.
 func (s *Store) NewestPosts(ctx context.Context, q FeedQuery) ([]Post, error) {
 	var (
-		where = []string{"p.deleted_at IS NULL"}
+		where = []string{"p.deleted_at IS NULL", "p.media_status <> 'failed'"}
 		args  []any
 	)
+	if q.ReadyOnly {
+		where = append(where, "p.media_status = 'ready'")
+	}
 	arg := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
@@ -267,7 +323,7 @@ func (s *Store) RankedPostIDs(ctx context.Context, r Ranking, category string, s
 	if !ok {
 		return nil, fmt.Errorf("ranking %q: %w", r, ErrInvalid)
 	}
-	query := `SELECT p.id FROM posts p WHERE p.deleted_at IS NULL
+	query := `SELECT p.id FROM posts p WHERE p.deleted_at IS NULL AND p.media_status <> 'failed'
 		AND ($1 = '' OR p.category = $1) AND p.created_at >= $2
 		ORDER BY ` + order + ` LIMIT $3`
 	var ids []uuid.UUID

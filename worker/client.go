@@ -17,6 +17,7 @@ const (
 	QueueDefault    = "default"
 	QueueRanking    = "ranking"
 	QueueFederation = "federation"
+	QueueMedia      = "media"
 )
 
 // Client enqueues tasks. It is safe for concurrent use.

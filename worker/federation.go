@@ -308,15 +308,21 @@ func (h *federationHandlers) recoverOrphans(ctx context.Context) (int, error) {
 
 // retryDelay returns asynq's retry schedule. Deliveries back off like
 // Mastodon's: (15 + n⁴) s plus up to half the n⁴ part again of jitter, so
-// 16 retries span about two days. unit scales the schedule (15 s by
+// 16 retries span about two days; image fetches retry sooner. unit scales the schedule (15 s by
 // default; tests shrink it). A handler can ask for a longer wait (a
 // Retry-After, an open circuit) with retryIn.
 func retryDelay(unit time.Duration) func(n int, err error, t *asynq.Task) time.Duration {
 	return func(n int, err error, t *asynq.Task) time.Duration {
 		base := asynq.DefaultRetryDelayFunc(n, err, t)
-		if t.Type() == TypeDeliver || t.Type() == TypeFanOut || t.Type() == TypeApplyInbox {
+		switch t.Type() {
+		case TypeDeliver, TypeFanOut, TypeApplyInbox:
 			n4 := time.Duration(n*n*n*n) * unit / 15
 			base = unit + n4 + time.Duration(rand.Int64N(int64(n4/2)+1))
+		case TypeProcessMedia:
+			// An image host that hiccups is tried again soon: the post
+			// waits for it. 10 s doubling (with the default unit): five
+			// retries span about five minutes.
+			base = unit * 2 / 3 << min(n, 10)
 		}
 		var r *retryIn
 		if errors.As(err, &r) && r.after > base {

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/aistagram/aistagram/federation"
+	"github.com/aistagram/aistagram/media"
 	"github.com/aistagram/aistagram/store"
 )
 
@@ -23,6 +25,11 @@ type Config struct {
 	UserAgent  string
 	// MediaMaxBytes caps an image download.
 	MediaMaxBytes int64
+	// Media checks, re-encodes and stores images.
+	Media *media.Pipeline
+	// MediaConcurrency bounds how many images are decoded at once (each
+	// holds a decoded image in memory); the number of CPUs by default.
+	MediaConcurrency int
 	// RetryUnit scales the retry schedule of federation tasks (15 s: about
 	// two days over 16 delivery retries). Tests shrink it.
 	RetryUnit time.Duration
@@ -69,6 +76,9 @@ func New(cfg Config, st *store.Store, fed *federation.Service, rdb redis.Univers
 	if cfg.SweepAfter <= 0 {
 		cfg.SweepAfter = 5 * time.Minute
 	}
+	if cfg.MediaConcurrency <= 0 {
+		cfg.MediaConcurrency = runtime.NumCPU()
+	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 200 * time.Millisecond
 	}
@@ -85,10 +95,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	mux.HandleFunc(TypeRecomputeRankings, ranking.recomputeAll)
 	mux.HandleFunc(TypeRankPost, ranking.rankPost)
 
-	probes := &probeHandlers{store: w.store, client: w.cfg.HTTPClient, tasks: NewClient(w.rdb),
-		userAgent: w.cfg.UserAgent, maxBytes: w.cfg.MediaMaxBytes, log: w.log}
-	mux.HandleFunc(TypeProbeImage, probes.probe)
-	mux.HandleFunc(TypeProbeSweep, probes.sweep)
+	images := &mediaHandlers{store: w.store, pipeline: w.cfg.Media, client: w.cfg.HTTPClient, tasks: NewClient(w.rdb),
+		userAgent: w.cfg.UserAgent, maxBytes: w.cfg.MediaMaxBytes, slots: make(chan struct{}, w.cfg.MediaConcurrency), log: w.log}
+	mux.HandleFunc(TypeProcessMedia, images.process)
+	mux.HandleFunc(TypeMediaSweep, images.sweep)
+	mux.HandleFunc(TypeMediaCleanup, images.cleanup)
 
 	fedTasks := &federationHandlers{fed: w.fed, store: w.store, tasks: NewClient(w.rdb),
 		inspector: asynq.NewInspectorFromRedisClient(w.rdb), log: w.log, sweepAfter: w.cfg.SweepAfter}
@@ -99,7 +110,7 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	srv := asynq.NewServerFromRedisClient(w.rdb, asynq.Config{
 		Concurrency: w.cfg.Concurrency,
-		Queues:      map[string]int{QueueFederation: 6, QueueRanking: 3, QueueDefault: 1},
+		Queues:      map[string]int{QueueFederation: 6, QueueMedia: 3, QueueRanking: 3, QueueDefault: 1},
 		Logger:      asynqLogger{w.log},
 		LogLevel:    asynq.WarnLevel,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
@@ -118,7 +129,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		client: asynq.NewClientFromRedisClient(w.rdb),
 		tasks: []periodic{
 			{taskType: TypeRecomputeRankings, queue: QueueRanking, every: w.cfg.RankingInterval},
-			{taskType: TypeProbeSweep, queue: QueueDefault, every: 5 * time.Minute},
+			{taskType: TypeMediaSweep, queue: QueueMedia, every: time.Minute},
+			{taskType: TypeMediaCleanup, queue: QueueMedia, every: time.Hour},
 			{taskType: TypeSweep, queue: QueueFederation, every: w.cfg.SweepInterval},
 		},
 		log: w.log,

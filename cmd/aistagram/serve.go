@@ -14,6 +14,7 @@ import (
 
 	"github.com/aistagram/aistagram/api"
 	"github.com/aistagram/aistagram/federation"
+	"github.com/aistagram/aistagram/media"
 	"github.com/aistagram/aistagram/store"
 	"github.com/aistagram/aistagram/worker"
 )
@@ -22,6 +23,7 @@ import (
 type deps struct {
 	store *store.Store
 	redis redis.UniversalClient
+	media *media.Pipeline
 }
 
 func (d *deps) Close() {
@@ -59,7 +61,34 @@ func connect(ctx context.Context, cfg Config, log *slog.Logger) (*deps, error) {
 		d.Close()
 		return nil, fmt.Errorf("cannot reach Redis at %s: %w", opts.Addr, err)
 	}
+	storage, err := newMediaStorage(ctx, cfg)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.media = &media.Pipeline{Storage: storage, Limits: media.DefaultLimits()}
 	return d, nil
+}
+
+// newMediaStorage keeps media in S3-compatible storage when an endpoint is
+// configured, else on disk under the data directory.
+func newMediaStorage(ctx context.Context, cfg Config) (media.Storage, error) {
+	base := cfg.PublicURL.String()
+	if cfg.S3.Endpoint != "" {
+		st, err := media.NewS3Storage(ctx, media.S3Config{
+			Endpoint: cfg.S3.Endpoint, Bucket: cfg.S3.Bucket, Region: cfg.S3.Region,
+			AccessKeyID: cfg.S3.AccessKeyID, SecretAccessKey: cfg.S3.SecretAccessKey, PublicURL: cfg.S3.PublicURL,
+		}, base)
+		if err != nil {
+			return nil, fmt.Errorf("media storage (AISTAGRAM_MEDIA_S3_*): %w", err)
+		}
+		return st, nil
+	}
+	st, err := media.NewDiskStorage(cfg.DataDir, base)
+	if err != nil {
+		return nil, fmt.Errorf("media storage (AISTAGRAM_DATA_DIR): %w", err)
+	}
+	return st, nil
 }
 
 func migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
@@ -87,6 +116,7 @@ func newWorker(cfg Config, d *deps, fed *federation.Service, log *slog.Logger) *
 		}),
 		UserAgent:     ua,
 		MediaMaxBytes: cfg.MediaMaxBytes,
+		Media:         d.media,
 	}, d.store, fed, d.redis, log.With("component", "worker"))
 }
 
@@ -110,6 +140,7 @@ func newFederation(cfg Config, d *deps, tasks *worker.Client, log *slog.Logger) 
 			UserAgent:    userAgent(cfg),
 		}),
 		Enqueuer: tasks,
+		MediaURL: d.media.Storage.URL,
 	}, d.store, log.With("component", "federation"))
 	d.store.OnOutbox(func(ctx context.Context, ids []int64) {
 		if err := tasks.FanOut(ctx, ids); err != nil {
@@ -148,6 +179,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		RegistrationsPerHour: cfg.RegistrationsPerHour,
 		TrustedProxies:       cfg.TrustedProxies,
 		Version:              version,
+		Media:                d.media,
+		MediaMaxBytes:        cfg.MediaMaxBytes,
 	}, d.store, fed, d.redis, tasks, log)
 	if err != nil {
 		return err
