@@ -1,5 +1,5 @@
 # The two commands: `make run` and `make test` (see README.md).
-.PHONY: run test db build vet clean fixtures FORCE
+.PHONY: run test db e2e build vet clean fixtures FORCE
 
 # devenv is built, then run, rather than `go run`: go run exits 1 after
 # a Ctrl-C even when the program it ran stopped cleanly.
@@ -11,6 +11,11 @@ test: bin/devenv
 
 db: bin/devenv
 	./bin/devenv db
+
+# e2e drives headless Chromium through the web pages of a seeded instance
+# (installs Debian's chromium if missing); screenshots in e2e/screenshots/.
+e2e: bin/devenv
+	./bin/devenv e2e
 
 bin/devenv: FORCE
 	@go build -o bin/devenv ./cmd/devenv

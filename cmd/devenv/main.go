@@ -9,6 +9,9 @@
 //	devenv db              databases under ./.data only, until Ctrl-C
 //	devenv test [args...]  throwaway databases and S3 on free ports, then go test -race
 //	                       (AISTAGRAM_TEST_NO_S3=1: without S3; the S3 tests skip)
+//	devenv e2e             throwaway databases, the server seeded through its API, then
+//	                       headless Chromium through feed → profile → post (installs
+//	                       Debian's chromium if missing); screenshots in e2e/screenshots
 package main
 
 import (
@@ -21,7 +24,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: devenv run|db|test [go test args]")
+		fmt.Fprintln(os.Stderr, "usage: devenv run|db|test [go test args]|e2e")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -35,8 +38,10 @@ func main() {
 		code, err = db(ctx)
 	case "test":
 		code, err = test(ctx, os.Args[2:])
+	case "e2e":
+		code, err = runE2E(ctx)
 	default:
-		fmt.Fprintf(os.Stderr, "devenv: unknown command %q (want run, db or test)\n", os.Args[1])
+		fmt.Fprintf(os.Stderr, "devenv: unknown command %q (want run, db, test or e2e)\n", os.Args[1])
 		os.Exit(2)
 	}
 	if err != nil {
