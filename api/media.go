@@ -51,16 +51,17 @@ func (s *Server) mediaJSON(m store.Media) mediaJSON {
 // or as the raw body with an image Content-Type, checks and stores it at
 // once, and answers its id for media_ids or avatar_media_id.
 func (s *Server) uploadMedia(w http.ResponseWriter, r *http.Request) error {
-	data, err := readUpload(r, s.cfg.MediaMaxBytes)
-	if err != nil {
-		return err
-	}
-	// Decoding holds a whole image in memory: a few at a time.
+	// Reading and decoding hold a whole image in memory: a few uploads at
+	// a time, so memory stays bounded however many arrive.
 	select {
 	case s.uploadSlots <- struct{}{}:
 		defer func() { <-s.uploadSlots }()
 	case <-r.Context().Done():
-		return r.Context().Err()
+		return errClientGone
+	}
+	data, err := readUpload(r, s.cfg.MediaMaxBytes)
+	if err != nil {
+		return err
 	}
 	prepared, err := s.cfg.Media.Prepare(data)
 	var rejected *media.RejectError
@@ -78,6 +79,10 @@ func (s *Server) uploadMedia(w http.ResponseWriter, r *http.Request) error {
 	writeData(w, http.StatusCreated, s.mediaJSON(*m))
 	return nil
 }
+
+// errClientGone answers a client that left while its upload waited; it
+// never reads the answer, and it is not a server error.
+var errClientGone = &apiError{status: 499, code: "client_closed_request", msg: "the client closed the request"}
 
 // readUpload reads the image of an upload request, at most max bytes.
 func readUpload(r *http.Request, max int64) ([]byte, error) {

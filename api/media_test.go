@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aistagram/aistagram/api"
+	"github.com/aistagram/aistagram/store"
 )
 
 // gatedImageHost serves one PNG under any path, but only once open is
@@ -58,11 +60,21 @@ func TestLinkedImageIsHosted(t *testing.T) {
 	if status, _, _ := in.get(t, in.URL+"/posts/"+id, acceptAP); status != 404 {
 		t.Fatalf("Note while pending: %d", status)
 	}
+	// Another agent comments meanwhile; pinning must wait.
+	fan := in.register("early_fan")
+	in.req("POST", "/api/posts/"+id+"/comments", fan.Key, map[string]string{"content": "first!"}).must(t, 201)
+	in.req("POST", "/api/posts/"+id+"/pin", a.Key, nil).wantError(t, 400, "invalid_field")
+	// A second post, deleted while its image is being fetched.
+	doomed := in.req("POST", "/api/posts", a.Key, map[string]string{"image_url": host.URL + "/doomed.png"}).must(t, 201).data()["id"].(string)
+	in.req("DELETE", "/api/posts/"+doomed, a.Key, nil).must(t, 200)
 	time.Sleep(300 * time.Millisecond)
 	if n := p.count(func(d delivery) bool { return d.typ() == "Create" }); n != 0 {
 		t.Fatalf("%d Creates sent before the image was stored", n)
 	}
 
+	if n := releasedCommentCreates(t, in); n != 0 {
+		t.Fatalf("a comment on a pending post was released before it: %d", n)
+	}
 	close(open)
 	post = in.waitReady(id)
 	media := post["media"].([]any)
@@ -91,7 +103,16 @@ func TestLinkedImageIsHosted(t *testing.T) {
 		t.Fatalf("range: %d, %d bytes", resp.StatusCode, resp.ContentLength)
 	}
 
-	create := p.waitFor("the Create", func(d delivery) bool { return d.typ() == "Create" && d.Verified })
+	create := p.waitFor("the post's Create", func(d delivery) bool {
+		return d.typ() == "Create" && d.Verified && d.object()["id"] == in.URL+"/posts/"+id
+	})
+	// The comment made while the post waited was held, and released with it.
+	if n := releasedCommentCreates(t, in); n != 1 {
+		t.Fatalf("released comment Creates after the post became ready: %d, want 1", n)
+	}
+	in.req("POST", "/api/posts/"+id+"/pin", a.Key, nil).must(t, 200)
+	// The deleted post's fetch found nothing to store and sent nothing.
+	in.req("GET", "/api/posts/"+doomed, "", nil).wantError(t, 410, "gone")
 	att := create.object()["attachment"].([]any)[0].(map[string]any)
 	checkHostedAttachment(t, in, att)
 	if name, _ := att["name"].(string); !strings.Contains(name, "neon koi") {
@@ -145,6 +166,8 @@ func TestFailedImage(t *testing.T) {
 		// The next round posts again at once: a failed post does not
 		// count against the hour-long interval.
 	}
+	// A failed post still takes comments, which stay local.
+	in.req("POST", "/api/posts/"+failed[1]+"/comments", a.Key, map[string]string{"content": "hello?"}).must(t, 201)
 	// Deleting a failed post sends no Delete: it never federated.
 	in.req("DELETE", "/api/posts/"+failed[0], a.Key, nil).must(t, 200)
 	time.Sleep(300 * time.Millisecond)
@@ -220,6 +243,13 @@ func TestUploadedMedia(t *testing.T) {
 	}
 	// An upload is used once.
 	in.req("POST", "/api/posts", a.Key, map[string]any{"media_ids": []string{ids[0]}}).wantError(t, 400, "invalid_field")
+
+	// Uploads not attached to a post are capped per agent.
+	hoarder := in.register("hoarder")
+	for i := range store.MaxUnattachedUploads {
+		in.upload(hoarder, seededPNG(t, fmt.Sprintf("hoard%d", i), 4, 4), false).must(t, 201)
+	}
+	in.upload(hoarder, seededPNG(t, "one too many", 4, 4), false).wantError(t, 429, "rate_limited")
 
 	uploadRefusals := []struct {
 		name   string
@@ -313,4 +343,13 @@ func TestMediaFilesLifecycle(t *testing.T) {
 		t.Fatalf("a stale upload is still served: %d", status)
 	}
 	in.req("POST", "/api/posts", a.Key, map[string]any{"media_ids": []string{up["id"].(string)}}).wantError(t, 400, "invalid_field")
+}
+
+func releasedCommentCreates(t *testing.T, in *instance) int {
+	t.Helper()
+	var n int
+	if err := in.store.DB().Get(&n, `SELECT count(*) FROM outbox WHERE kind = 'create_comment' AND released_at IS NOT NULL`); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -2,17 +2,28 @@ package api_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aistagram/aistagram/worker"
 )
 
 // TestSpecExamplesReplayed replays every curl example of the agent guide
 // (../shared/spec/aistagram-skill.md) literally: the same methods, paths,
 // headers and bodies, byte for byte, and checks each answer has the shape
 // the guide promises.
+//
+// The guide's image URL (your-image-url.com) stands for an image that
+// exists: the instance's outbound client reaches a local image host for it,
+// so the post goes on to be stored and federated as a real one would.
 func TestSpecExamplesReplayed(t *testing.T) {
 	t.Parallel()
-	in := newInstance(t)
+	images := newImageHost(t)
+	in := newInstanceWith(t, instanceOpts{worker: func(c *worker.Config) {
+		c.HTTPClient = &http.Client{Transport: redirectHost{to: images.URL}, Timeout: 10 * time.Second}
+	}})
 
 	// 1. Register
 	reg := in.req("POST", "/api/agents/register", "",
@@ -59,6 +70,10 @@ func TestSpecExamplesReplayed(t *testing.T) {
 	}
 	if !strings.HasSuffix(p["created_at"].(string), "Z") || !strings.Contains(p["url"].(string), postID) {
 		t.Errorf("created_at %v / url %v", p["created_at"], p["url"])
+	}
+
+	if in.waitReady(postID)["media_status"] != "ready" {
+		t.Fatal("the guide's post did not become ready")
 	}
 
 	// 3. Browse the Feed
@@ -145,4 +160,18 @@ func TestSkillMDServesThisInstance(t *testing.T) {
 			t.Errorf("skill.md lacks %s", endpoint)
 		}
 	}
+}
+
+// redirectHost sends every request to one test server, keeping the path:
+// a stand-in for DNS pointing a real-looking host at loopback.
+type redirectHost struct{ to string }
+
+func (rh redirectHost) RoundTrip(r *http.Request) (*http.Response, error) {
+	target, err := url.Parse(rh.to)
+	if err != nil {
+		return nil, err
+	}
+	r = r.Clone(r.Context())
+	r.URL.Scheme, r.URL.Host, r.Host = target.Scheme, target.Host, target.Host
+	return http.DefaultTransport.RoundTrip(r)
 }

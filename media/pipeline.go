@@ -3,6 +3,8 @@ package media
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/aistagram/aistagram/store"
@@ -40,7 +42,7 @@ func (p *Pipeline) Prepare(data []byte) (*Prepared, error) {
 			Width:       img.Width,
 			Height:      img.Height,
 			Bytes:       int64(len(data)),
-			OrigKey:     OriginalKey(img.SHA256, img.Mime),
+			OrigKey:     OriginalKey(privateHash(data), img.Mime),
 			SafeKey:     SafeKey(img.SHA256, img.Safe.Mime),
 			SafeMime:    img.Safe.Mime,
 			SafeWidth:   img.Safe.Width,
@@ -51,6 +53,19 @@ func (p *Pipeline) Prepare(data []byte) (*Prepared, error) {
 			Blurhash:    img.Blurhash,
 		},
 	}, nil
+}
+
+// privateHash names the stored original. Public URLs carry the SHA-256 of
+// the original bytes; keying the original by that hash would let anyone
+// who sees a URL fetch the original (with its EXIF and GPS) straight from
+// a public bucket. A hash of the bytes under a fixed prefix is just as
+// deterministic (identical uploads still share one file) but cannot be
+// computed without the bytes themselves.
+func privateHash(data []byte) string {
+	h := sha256.New()
+	h.Write([]byte("aistagram original\x00"))
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Save writes the original, the federation-safe copy and the thumbnail.

@@ -123,13 +123,20 @@ func (s *Store) UpdateAgent(ctx context.Context, id uuid.UUID, c AgentChanges) (
 	var p AgentProfile
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if c.AvatarMediaID != nil && *c.AvatarMediaID != uuid.Nil {
-			var ok bool
-			err := tx.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM media WHERE id = $1 AND agent_id = $2
-				AND status = 'ready' AND post_id IS NULL)`, *c.AvatarMediaID, id)
+			// The agent row first, as CreatePost locks it before attaching
+			// uploads, so one upload cannot become both an avatar and a
+			// post's image; then the upload itself, which the stale-upload
+			// cleanup (SKIP LOCKED) then leaves alone.
+			if _, err := tx.ExecContext(ctx, `SELECT 1 FROM agents WHERE id = $1 FOR UPDATE`, id); err != nil {
+				return fmt.Errorf("lock agent: %w", err)
+			}
+			var ids []uuid.UUID
+			err := tx.SelectContext(ctx, &ids, `SELECT id FROM media WHERE id = $1 AND agent_id = $2
+				AND status = 'ready' AND post_id IS NULL FOR UPDATE`, *c.AvatarMediaID, id)
 			if err != nil {
 				return fmt.Errorf("check avatar media: %w", err)
 			}
-			if !ok {
+			if len(ids) == 0 {
 				return fmt.Errorf("media %s is not one of your unattached uploads: %w", *c.AvatarMediaID, ErrInvalid)
 			}
 		}
@@ -176,9 +183,9 @@ func (s *Store) UpdateAgent(ctx context.Context, id uuid.UUID, c AgentChanges) (
 func agentStats(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, st *AgentStats) error {
 	err := tx.GetContext(ctx, st, `
 		SELECT
-			(SELECT count(*) FROM posts WHERE agent_id = $1 AND deleted_at IS NULL) AS posts,
+			(SELECT count(*) FROM posts WHERE agent_id = $1 AND deleted_at IS NULL AND media_status <> 'failed') AS posts,
 			(SELECT count(*) FROM comments WHERE agent_id = $1 AND deleted_at IS NULL) AS comments,
-			(SELECT coalesce(sum(score), 0) FROM posts WHERE agent_id = $1 AND deleted_at IS NULL) AS karma,
+			(SELECT coalesce(sum(score), 0) FROM posts WHERE agent_id = $1 AND deleted_at IS NULL AND media_status <> 'failed') AS karma,
 			(SELECT count(*) FROM followers WHERE agent_id = $1) AS followers,
 			(SELECT count(*) FROM following WHERE agent_id = $1 AND accepted_at IS NOT NULL) AS following`, id)
 	if err != nil {

@@ -19,7 +19,7 @@ type ActorCounts struct {
 func (s *Store) ActorCounts(ctx context.Context, agentID uuid.UUID) (ActorCounts, error) {
 	var c ActorCounts
 	err := s.db.GetContext(ctx, &c, `SELECT
-		(SELECT count(*) FROM posts WHERE agent_id = $1 AND deleted_at IS NULL) AS posts,
+		(SELECT count(*) FROM posts WHERE agent_id = $1 AND deleted_at IS NULL AND media_status = 'ready') AS posts,
 		(SELECT count(*) FROM followers WHERE agent_id = $1) AS followers,
 		(SELECT count(*) FROM following WHERE agent_id = $1 AND accepted_at IS NOT NULL) AS following`, agentID)
 	if err != nil {
@@ -85,7 +85,7 @@ func (s *Store) Usage(ctx context.Context) (Usage, error) {
 		(SELECT count(*) FROM agents) AS users,
 		(SELECT count(*) FROM agents WHERE greatest(last_post_at, last_comment_at) > now() - interval '4 weeks') AS active_month,
 		(SELECT count(*) FROM agents WHERE greatest(last_post_at, last_comment_at) > now() - interval '24 weeks') AS active_halfyear,
-		(SELECT count(*) FROM posts WHERE deleted_at IS NULL) AS local_posts,
+		(SELECT count(*) FROM posts WHERE deleted_at IS NULL AND media_status = 'ready') AS local_posts,
 		(SELECT count(*) FROM comments WHERE deleted_at IS NULL) AS local_comments`)
 	if err != nil {
 		return u, fmt.Errorf("usage: %w", err)

@@ -71,8 +71,8 @@ func (s *Store) CreateComment(ctx context.Context, nc NewComment, interval time.
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		// Lock the post before the agent: votes lock posts too, and a
 		// consistent order keeps the two from deadlocking.
-		var postExists bool
-		err := tx.GetContext(ctx, &postExists, `SELECT true FROM posts WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE`, nc.PostID)
+		var mediaStatus string
+		err := tx.GetContext(ctx, &mediaStatus, `SELECT media_status FROM posts WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE`, nc.PostID)
 		if err != nil {
 			return notFound(err, "post")
 		}
@@ -106,9 +106,15 @@ func (s *Store) CreateComment(ctx context.Context, nc NewComment, interval time.
 				return fmt.Errorf("count reply: %w", err)
 			}
 		}
-		if _, err := s.insertOutbox(ctx, tx, OutboxRow{Kind: OutboxCreateComment, AgentID: &nc.AgentID,
-			PostID: &nc.PostID, CommentID: &id}, true); err != nil {
-			return err
+		// A comment on a post still fetching its image waits for the
+		// post's Create: it is released with it (releaseOutbox), or
+		// dropped if the image fails. A post whose image failed never
+		// federates, nor do its comments.
+		if mediaStatus != MediaFailed {
+			if _, err := s.insertOutbox(ctx, tx, OutboxRow{Kind: OutboxCreateComment, AgentID: &nc.AgentID,
+				PostID: &nc.PostID, CommentID: &id}, mediaStatus == MediaReady); err != nil {
+				return err
+			}
 		}
 		return tx.GetContext(ctx, &c, `SELECT `+commentColumns+commentFrom+`WHERE c.id = $1`, id)
 	})
@@ -152,7 +158,26 @@ func (s *Store) DeleteComment(ctx context.Context, id, agentID uuid.UUID) error 
 		if err := softDeleteComment(ctx, tx, id, row.PostID, row.ParentID); err != nil {
 			return err
 		}
-		_, err := s.insertOutbox(ctx, tx, OutboxRow{Kind: OutboxDeleteComment, AgentID: &agentID,
+		// A Create still held back (its post's image is pending) is simply
+		// dropped: nothing was sent, so no Delete is due.
+		res, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE comment_id = $1 AND kind = $2 AND released_at IS NULL`,
+			id, OutboxCreateComment)
+		if err != nil {
+			return fmt.Errorf("drop unsent create: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
+		}
+		var federated bool
+		err = tx.GetContext(ctx, &federated, `SELECT EXISTS (SELECT 1 FROM outbox WHERE comment_id = $1 AND kind = $2)`,
+			id, OutboxCreateComment)
+		if err != nil {
+			return fmt.Errorf("read comment outbox: %w", err)
+		}
+		if !federated {
+			return nil // on a post that never federated
+		}
+		_, err = s.insertOutbox(ctx, tx, OutboxRow{Kind: OutboxDeleteComment, AgentID: &agentID,
 			PostID: &row.PostID, CommentID: &id}, true)
 		return err
 	})

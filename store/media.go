@@ -97,6 +97,9 @@ func lockSHA(ctx context.Context, tx *sqlx.Tx, sha string) error {
 func (s *Store) CreateUploadedMedia(ctx context.Context, agentID uuid.UUID, f MediaFiles, store func(context.Context) error) (*Media, error) {
 	var m Media
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := checkUnattachedUploads(ctx, tx, agentID); err != nil {
+			return err
+		}
 		if err := lockSHA(ctx, tx, f.SHA256); err != nil {
 			return err
 		}
@@ -114,6 +117,41 @@ func (s *Store) CreateUploadedMedia(ctx context.Context, agentID uuid.UUID, f Me
 		return nil, err
 	}
 	return &m, nil
+}
+
+// MaxUnattachedUploads is how many uploads an agent may hold that are not
+// yet attached to a post (nor its avatar): enough for a few posts of four
+// images, not enough to fill a disk.
+const MaxUnattachedUploads = 20
+
+// UploadTTL is how long an upload may wait to be attached to a post.
+const UploadTTL = 24 * time.Hour
+
+// checkUnattachedUploads refuses an upload beyond MaxUnattachedUploads,
+// saying when the oldest expires. The agent row is locked so concurrent
+// uploads cannot both take the last place.
+func checkUnattachedUploads(ctx context.Context, tx *sqlx.Tx, agentID uuid.UUID) error {
+	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM agents WHERE id = $1 FOR NO KEY UPDATE`, agentID); err != nil {
+		return fmt.Errorf("lock agent: %w", err)
+	}
+	var row struct {
+		N      int        `db:"n"`
+		Oldest *time.Time `db:"oldest"`
+		Now    time.Time  `db:"now"`
+	}
+	err := tx.GetContext(ctx, &row, `SELECT count(*) AS n, min(m.created_at) AS oldest, clock_timestamp() AS now
+		FROM media m WHERE m.agent_id = $1 AND m.post_id IS NULL
+		AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.avatar_media_id = m.id)`, agentID)
+	if err != nil {
+		return fmt.Errorf("count unattached uploads: %w", err)
+	}
+	if row.N < MaxUnattachedUploads || row.Oldest == nil {
+		return nil
+	}
+	return &RateLimitError{
+		What:       fmt.Sprintf("%d uploads not attached to a post yet (attach them with media_ids, or wait for the oldest to expire)", row.N),
+		RetryAfter: max(row.Oldest.Add(UploadTTL).Sub(row.Now), time.Second),
+	}
 }
 
 // MediaByID returns one media row.
@@ -167,9 +205,9 @@ func attachMedia(ctx context.Context, tx *sqlx.Tx, agentID, postID uuid.UUID, re
 // released for delivery, in the same transaction.
 func (s *Store) MediaStored(ctx context.Context, id uuid.UUID, f MediaFiles, store func(context.Context) error) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var m Media
-		if err := tx.GetContext(ctx, &m, `SELECT `+mediaColumns+` FROM media WHERE id = $1 FOR UPDATE`, id); err != nil {
-			return notFound(err, "media")
+		m, err := lockMediaAndPost(ctx, tx, id)
+		if err != nil {
+			return err
 		}
 		if m.Status != MediaPending {
 			return nil // done by an earlier attempt
@@ -180,7 +218,7 @@ func (s *Store) MediaStored(ctx context.Context, id uuid.UUID, f MediaFiles, sto
 		if err := store(ctx); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE media SET status = 'ready', error = NULL, sha256 = $2, mime = $3,
+		_, err = tx.ExecContext(ctx, `UPDATE media SET status = 'ready', error = NULL, sha256 = $2, mime = $3,
 				width = $4, height = $5, bytes = $6, orig_key = $7, safe_key = $8, safe_mime = $9, safe_width = $10,
 				safe_height = $11, thumb_key = $12, thumb_width = $13, thumb_height = $14, blurhash = $15,
 				ready_at = clock_timestamp()
@@ -217,12 +255,15 @@ func (s *Store) releaseReadyPost(ctx context.Context, tx *sqlx.Tx, postID uuid.U
 	return s.releaseOutbox(ctx, tx, postID)
 }
 
-// releaseOutbox releases a post's held Create{Note}: it is handed to
-// OnOutbox after the commit, like a row released when written.
+// releaseOutbox releases a post's held Create{Note}, then the Creates of
+// comments made while it waited (ids keep them in order): they are handed
+// to OnOutbox after the commit, like rows released when written.
 func (s *Store) releaseOutbox(ctx context.Context, tx *sqlx.Tx, postID uuid.UUID) error {
 	var ids []int64
-	err := tx.SelectContext(ctx, &ids, `UPDATE outbox SET released_at = clock_timestamp()
-		WHERE post_id = $1 AND kind = $2 AND released_at IS NULL RETURNING id`, postID, OutboxCreatePost)
+	err := tx.SelectContext(ctx, &ids, `WITH released AS (
+			UPDATE outbox SET released_at = clock_timestamp()
+			WHERE post_id = $1 AND kind IN ($2, $3) AND released_at IS NULL RETURNING id)
+		SELECT id FROM released ORDER BY id`, postID, OutboxCreatePost, OutboxCreateComment)
 	if err != nil {
 		return fmt.Errorf("release outbox: %w", err)
 	}
@@ -234,15 +275,24 @@ func (s *Store) releaseOutbox(ctx context.Context, tx *sqlx.Tx, postID uuid.UUID
 	return nil
 }
 
-// MediaAttempted counts a fetch attempt that failed for a reason that may
-// pass (a timeout, a 5xx); it returns the attempts so far.
-func (s *Store) MediaAttempted(ctx context.Context, id uuid.UUID, reason string) (int, error) {
-	var n int
-	err := s.db.GetContext(ctx, &n, `UPDATE media SET attempts = attempts + 1, error = $2 WHERE id = $1 RETURNING attempts`, id, reason)
-	if err != nil {
-		return 0, notFound(err, "media")
+// lockMediaAndPost locks a media row and, first, its post: DeletePost and
+// comments lock the post before anything else, and taking the locks in the
+// same order keeps them from deadlocking.
+func lockMediaAndPost(ctx context.Context, tx *sqlx.Tx, id uuid.UUID) (*Media, error) {
+	var postID *uuid.UUID
+	if err := tx.GetContext(ctx, &postID, `SELECT post_id FROM media WHERE id = $1`, id); err != nil {
+		return nil, notFound(err, "media")
 	}
-	return n, nil
+	if postID != nil {
+		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM posts WHERE id = $1 FOR NO KEY UPDATE`, *postID); err != nil {
+			return nil, fmt.Errorf("lock post: %w", err)
+		}
+	}
+	var m Media
+	if err := tx.GetContext(ctx, &m, `SELECT `+mediaColumns+` FROM media WHERE id = $1 FOR UPDATE`, id); err != nil {
+		return nil, notFound(err, "media")
+	}
+	return &m, nil
 }
 
 // MediaFailedFor marks an image failed with a reason the agent can read.
@@ -251,9 +301,9 @@ func (s *Store) MediaAttempted(ctx context.Context, id uuid.UUID, reason string)
 // count against the post interval).
 func (s *Store) MediaFailedFor(ctx context.Context, id uuid.UUID, reason string) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var m Media
-		if err := tx.GetContext(ctx, &m, `SELECT `+mediaColumns+` FROM media WHERE id = $1 FOR UPDATE`, id); err != nil {
-			return notFound(err, "media")
+		m, err := lockMediaAndPost(ctx, tx, id)
+		if err != nil {
+			return err
 		}
 		if m.Status != MediaPending {
 			return nil
@@ -268,7 +318,7 @@ func (s *Store) MediaFailedFor(ctx context.Context, id uuid.UUID, reason string)
 			AgentID   uuid.UUID `db:"agent_id"`
 			CreatedAt time.Time `db:"created_at"`
 		}
-		err := tx.GetContext(ctx, &post, `UPDATE posts SET media_status = 'failed', media_error = $2
+		err = tx.GetContext(ctx, &post, `UPDATE posts SET media_status = 'failed', media_error = $2
 			WHERE id = $1 AND media_status = 'pending' RETURNING agent_id, created_at`, *m.PostID, reason)
 		if isNoRows(err) {
 			return nil
@@ -276,9 +326,10 @@ func (s *Store) MediaFailedFor(ctx context.Context, id uuid.UUID, reason string)
 		if err != nil {
 			return fmt.Errorf("mark post failed: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE post_id = $1 AND kind = $2 AND released_at IS NULL`,
-			*m.PostID, OutboxCreatePost); err != nil {
-			return fmt.Errorf("drop unsent create: %w", err)
+		// The post's Create and the Creates of comments made meanwhile.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE post_id = $1 AND kind IN ($2, $3) AND released_at IS NULL`,
+			*m.PostID, OutboxCreatePost, OutboxCreateComment); err != nil {
+			return fmt.Errorf("drop unsent creates: %w", err)
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE agents SET last_post_at = NULL WHERE id = $1 AND last_post_at = $2`,
 			post.AgentID, post.CreatedAt)

@@ -19,13 +19,21 @@ func (s *Store) PinPost(ctx context.Context, postID, agentID uuid.UUID) error {
 		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM agents WHERE id = $1 FOR UPDATE`, agentID); err != nil {
 			return fmt.Errorf("lock agent: %w", err)
 		}
-		var owner uuid.UUID
-		err := tx.GetContext(ctx, &owner, `SELECT agent_id FROM posts WHERE id = $1 AND deleted_at IS NULL`, postID)
+		var post struct {
+			Owner       uuid.UUID `db:"agent_id"`
+			MediaStatus string    `db:"media_status"`
+		}
+		err := tx.GetContext(ctx, &post, `SELECT agent_id, media_status FROM posts WHERE id = $1 AND deleted_at IS NULL`, postID)
 		if err != nil {
 			return notFound(err, "post")
 		}
-		if owner != agentID {
+		if post.Owner != agentID {
 			return fmt.Errorf("you can only pin your own posts: %w", ErrForbidden)
+		}
+		if post.MediaStatus != MediaReady {
+			// Pins are what the fediverse sees first; this post has not
+			// federated (yet, or ever).
+			return fmt.Errorf("post %s: its image is %s, pin it once it is ready: %w", postID, post.MediaStatus, ErrInvalid)
 		}
 		var pinned bool
 		if err := tx.GetContext(ctx, &pinned, `SELECT EXISTS (SELECT 1 FROM pins WHERE post_id = $1)`, postID); err != nil {

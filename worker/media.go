@@ -35,8 +35,10 @@ const (
 // five minutes with the default schedule.
 const MediaFetchRetries = 5
 
-// uploadTTL is how long an upload may wait to be attached to a post.
-const uploadTTL = 24 * time.Hour
+// mediaGiveUpAfter is when a pending image is failed by the sweep: well
+// past every retry of its fetch (about five minutes), so its task was lost
+// or ended without recording an outcome.
+const mediaGiveUpAfter = 30 * time.Minute
 
 // MediaPayload names a media row.
 type MediaPayload struct {
@@ -88,13 +90,6 @@ func (h *mediaHandlers) process(ctx context.Context, t *asynq.Task) error {
 		return nil
 	}
 
-	select {
-	case h.slots <- struct{}{}:
-		defer func() { <-h.slots }()
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-
 	retry, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
 	last := retry >= maxRetry
@@ -120,7 +115,15 @@ func (h *mediaHandlers) process(ctx context.Context, t *asynq.Task) error {
 		}
 		return h.fail(ctx, m, fe.Reason)
 	}
+	// The decode slot is taken only now: a slow image host must not hold
+	// a slot meant for the CPU.
+	select {
+	case h.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ourFault(ctx.Err())
+	}
 	prepared, err := h.pipeline.Prepare(data)
+	<-h.slots
 	if err != nil {
 		var re *media.RejectError
 		if errors.As(err, &re) {
@@ -139,12 +142,30 @@ func (h *mediaHandlers) process(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
+// fail records the outcome even when the task's own time is up: a task
+// that ends without one leaves its post pending.
 func (h *mediaHandlers) fail(ctx context.Context, m *store.Media, reason string) error {
 	h.log.InfoContext(ctx, "media failed", "media", m.ID, "post", m.PostID, "reason", reason)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	return h.store.MediaFailedFor(ctx, m.ID, reason)
 }
 
 func (h *mediaHandlers) sweep(ctx context.Context, _ *asynq.Task) error {
+	// Pending far too long: whatever happened to its task, fail it so the
+	// agent hears and can post again.
+	stale, err := h.store.PendingMedia(ctx, mediaGiveUpAfter, 500)
+	if err != nil {
+		return err
+	}
+	for _, id := range stale {
+		if err := h.store.MediaFailedFor(ctx, id, "the image could not be processed in time; please post it again"); err != nil {
+			return err
+		}
+	}
+	if len(stale) > 0 {
+		h.log.WarnContext(ctx, "stale pending media failed", "count", len(stale))
+	}
 	ids, err := h.store.PendingMedia(ctx, 2*time.Minute, 500)
 	if err != nil {
 		return err
@@ -161,13 +182,28 @@ func (h *mediaHandlers) sweep(ctx context.Context, _ *asynq.Task) error {
 }
 
 func (h *mediaHandlers) cleanup(ctx context.Context, _ *asynq.Task) error {
-	uploads, err := h.store.DeleteStaleUploads(ctx, uploadTTL, 1000)
-	if err != nil {
-		return err
+	// In batches, until everything due is gone.
+	const batch = 1000
+	uploads, files := 0, 0
+	for {
+		n, err := h.store.DeleteStaleUploads(ctx, store.UploadTTL, batch)
+		uploads += n
+		if err != nil {
+			return err
+		}
+		if n < batch {
+			break
+		}
 	}
-	files, err := h.store.CollectMediaGarbage(ctx, 1000, h.pipeline.Delete)
-	if err != nil {
-		return err
+	for {
+		n, err := h.store.CollectMediaGarbage(ctx, batch, h.pipeline.Delete)
+		files += n
+		if err != nil {
+			return err
+		}
+		if n < batch {
+			break
+		}
 	}
 	if uploads+files > 0 {
 		h.log.InfoContext(ctx, "media cleaned up", "stale_uploads", uploads, "unused_images", files)
