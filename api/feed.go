@@ -70,28 +70,57 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	posts, next, err := s.feedPosts(r.Context(), q, c)
+	if err != nil {
+		return err
+	}
+	out, err := s.postsJSON(r, posts)
+	if err != nil {
+		return err
+	}
+	writeData(w, http.StatusOK, postPage{Posts: out, NextCursor: next})
+	return nil
+}
+
+// feedPosts reads one page of a feed and the cursor of the next (nil on
+// the last page). GET /api/feed and the home page both serve it, so their
+// pages and cursors are the same. The posts' media are not loaded.
+func (s *Server) feedPosts(ctx context.Context, q feedQuery, c *cursor) ([]store.Post, *string, error) {
 	if q.sort == "new" {
 		after, err := c.timeCursor()
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		posts, err := s.store.NewestPosts(r.Context(), store.FeedQuery{Category: q.category, After: after, Limit: q.limit + 1})
+		posts, err := s.store.NewestPosts(ctx, store.FeedQuery{Category: q.category, After: after, Limit: q.limit + 1})
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		return s.writeNewestPage(w, r, posts, q.limit, q.scope())
+		posts, next := newestPage(posts, q.limit, q.scope())
+		return posts, next, nil
 	}
-	return s.rankedFeed(w, r, q, c)
+	return s.rankedFeed(ctx, q, c)
 }
 
-// rankedFeed serves hot, top and discussed from a snapshot of the ranking
+// newestPage trims a keyset page fetched with limit+1 rows to limit and
+// makes the cursor of the next page, if the extra row says there is one.
+func newestPage(posts []store.Post, limit int, scope string) ([]store.Post, *string) {
+	if len(posts) <= limit {
+		return posts, nil
+	}
+	posts = posts[:limit]
+	last := posts[len(posts)-1]
+	at, id := last.CreatedAt, last.ID
+	c := cursor{Scope: scope, At: &at, ID: &id}.encode()
+	return posts, &c
+}
+
+// rankedFeed reads hot, top and discussed from a snapshot of the ranking
 // (see snapshot.go), reading each page's posts live.
-func (s *Server) rankedFeed(w http.ResponseWriter, r *http.Request, q feedQuery, c *cursor) error {
-	ctx := r.Context()
+func (s *Server) rankedFeed(ctx context.Context, q feedQuery, c *cursor) ([]store.Post, *string, error) {
 	snap, offset := "", 0
 	if c != nil {
 		if c.Snapshot == "" {
-			return errBadCursor()
+			return nil, nil, errBadCursor()
 		}
 		snap, offset = c.Snapshot, c.Offset
 	} else {
@@ -104,28 +133,23 @@ func (s *Server) rankedFeed(w http.ResponseWriter, r *http.Request, q feedQuery,
 			return s.store.RankedPostIDs(ctx, store.Ranking(q.sort), q.category, since, rankedDepth)
 		})
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
 	ids, more, err := s.snapshotPage(ctx, snap, offset, q.limit)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	posts, err := s.store.PostsByIDs(ctx, ids)
 	if err != nil {
-		return err
-	}
-	out, err := s.postsJSON(r, posts)
-	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	var next *string
 	if more {
 		nc := cursor{Scope: q.scope(), Snapshot: snap, Offset: offset + len(ids)}.encode()
 		next = &nc
 	}
-	writeData(w, http.StatusOK, postPage{Posts: out, NextCursor: next})
-	return nil
+	return posts, next, nil
 }
 
 // categoryJSON describes one category for GET /api/categories.

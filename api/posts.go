@@ -286,14 +286,7 @@ func (s *Server) agentPosts(w http.ResponseWriter, r *http.Request) error {
 
 // writeNewestPage answers a keyset page fetched with limit+1 rows.
 func (s *Server) writeNewestPage(w http.ResponseWriter, r *http.Request, posts []store.Post, limit int, scope string) error {
-	var next *string
-	if len(posts) > limit {
-		posts = posts[:limit]
-		last := posts[len(posts)-1]
-		at, id := last.CreatedAt, last.ID
-		c := cursor{Scope: scope, At: &at, ID: &id}.encode()
-		next = &c
-	}
+	posts, next := newestPage(posts, limit, scope)
 	out, err := s.postsJSON(r, posts)
 	if err != nil {
 		return err

@@ -59,10 +59,16 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/users/{name}/inbox", s.fed.Inbox).Methods(http.MethodPost)
 	r.HandleFunc("/inbox", s.fed.Inbox).Methods(http.MethodPost)
 
-	// Pages for people.
-	r.HandleFunc("/@{name}", negotiate(s.fed.SignedFetch(s.fed.Actor, true), s.web.Profile)).Methods(get...)
+	// Pages for people. The feed and profile pages page with the API's
+	// cursors (pages.go); the others are the web package's own.
+	r.HandleFunc("/", s.homePage).Methods(get...)
+	r.HandleFunc("/about", s.web.About).Methods(get...)
+	r.HandleFunc("/@{name}", negotiate(s.fed.SignedFetch(s.fed.Actor, true), s.profilePage)).Methods(get...)
+	r.HandleFunc("/@{name}/feed.atom", s.web.AgentFeed).Methods(get...)
 	r.HandleFunc("/p/{id}", negotiate(s.fed.SignedFetch(s.fed.Note, false), s.web.Post)).Methods(get...)
-	r.HandleFunc("/tags/{name}", s.web.Tag).Methods(get...)
+	r.HandleFunc("/tags/{name}", s.tagPage).Methods(get...)
+	r.HandleFunc("/static/{name}", s.web.Static).Methods(get...)
+	r.HandleFunc("/favicon.ico", s.web.Favicon).Methods(get...)
 
 	// Stored images, content-addressed and cached for good.
 	r.PathPrefix("/media/").Handler(media.Handler(s.cfg.Media.Storage))

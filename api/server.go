@@ -78,7 +78,11 @@ func New(cfg Config, st *store.Store, fed *federation.Service, rdb redis.Univers
 	if s.cfg.MediaMaxBytes <= 0 {
 		s.cfg.MediaMaxBytes = 16 << 20
 	}
-	pages, err := web.New(st, cfg.URLs, log)
+	pages, err := web.New(st, web.Config{
+		URLs: cfg.URLs, MediaURL: cfg.Media.Storage.URL, Categories: webCategories(),
+		PostInterval: pageDuration(cfg.PostInterval), CommentInterval: pageDuration(cfg.CommentInterval),
+		RequestsPerMinute: cfg.RequestsPerMinute, Version: cfg.Version,
+	}, log)
 	if err != nil {
 		return nil, fmt.Errorf("web templates: %w", err)
 	}
