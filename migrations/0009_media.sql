@@ -14,7 +14,6 @@ CREATE TABLE media (
     source_url   text,          -- where it is fetched from; NULL for uploads
     status       text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'ready', 'failed')),
     error        text,          -- why it failed, for the agent
-    attempts     integer NOT NULL DEFAULT 0,
     sha256       text,          -- hex, of the original bytes
     mime         text,          -- the original's real type
     width        integer,       -- the original's

@@ -31,7 +31,6 @@ type Media struct {
 	SourceURL   *string    `db:"source_url"`
 	Status      string     `db:"status"`
 	Error       *string    `db:"error"`
-	Attempts    int        `db:"attempts"`
 	SHA256      *string    `db:"sha256"`
 	Mime        *string    `db:"mime"`
 	Width       *int       `db:"width"`
@@ -53,7 +52,7 @@ type Media struct {
 // Ready reports whether the media's files are stored.
 func (m *Media) Ready() bool { return m.Status == MediaReady && m.SafeKey != nil }
 
-const mediaColumns = `id, agent_id, post_id, position, alt, source_url, status, error, attempts, sha256, mime,
+const mediaColumns = `id, agent_id, post_id, position, alt, source_url, status, error, sha256, mime,
 	width, height, bytes, orig_key, safe_key, safe_mime, safe_width, safe_height, thumb_key, thumb_width,
 	thumb_height, blurhash, created_at, ready_at`
 
@@ -70,9 +69,6 @@ type MediaFiles struct {
 	ThumbWidth, ThumbHeight int
 	Blurhash                string
 }
-
-// Keys lists the storage keys of the files.
-func (f MediaFiles) Keys() []string { return []string{f.OrigKey, f.SafeKey, f.ThumbKey} }
 
 // MediaRef attaches an uploaded image to a new post, with its alt text.
 type MediaRef struct {
