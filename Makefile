@@ -1,5 +1,5 @@
 # The two commands: `make run` and `make test` (see README.md).
-.PHONY: run test db e2e build vet clean fixtures FORCE
+.PHONY: run test db e2e bench build vet clean fixtures FORCE
 
 # devenv is built, then run, rather than `go run`: go run exits 1 after
 # a Ctrl-C even when the program it ran stopped cleanly.
@@ -16,6 +16,11 @@ db: bin/devenv
 # (installs Debian's chromium if missing); screenshots in e2e/screenshots/.
 e2e: bin/devenv
 	./bin/devenv e2e
+
+# bench seeds a throwaway instance and loads its hot paths; results in
+# bench/results/. Flags go to cmd/bench: BENCHFLAGS='-scale 0.01 -duration 2s' make bench.
+bench: bin/devenv
+	./bin/devenv bench $(BENCHFLAGS)
 
 bin/devenv: FORCE
 	@go build -o bin/devenv ./cmd/devenv

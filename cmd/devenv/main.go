@@ -1,4 +1,5 @@
-// Command devenv is what `make run`, `make test` and `make db` run: it
+// Command devenv is what `make run`, `make test`, `make db`, `make e2e` and
+// `make bench` run: it
 // installs PostgreSQL and Redis from the OS packages when they are missing,
 // starts private instances of both on loopback, and runs the server or the
 // tests against them, stopping everything it started when it ends. For the
@@ -12,6 +13,8 @@
 //	devenv e2e             throwaway databases, the server seeded through its API, then
 //	                       headless Chromium through feed → profile → post (installs
 //	                       Debian's chromium if missing); screenshots in e2e/screenshots
+//	devenv bench [flags]   throwaway databases (fsync on), then cmd/bench: seed, measure
+//	                       the ceilings and the hot paths; results in bench/results
 package main
 
 import (
@@ -24,7 +27,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: devenv run|db|test [go test args]|e2e")
+		fmt.Fprintln(os.Stderr, "usage: devenv run|db|test [go test args]|e2e|bench [bench flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -40,8 +43,10 @@ func main() {
 		code, err = test(ctx, os.Args[2:])
 	case "e2e":
 		code, err = runE2E(ctx)
+	case "bench":
+		code, err = bench(ctx, os.Args[2:])
 	default:
-		fmt.Fprintf(os.Stderr, "devenv: unknown command %q (want run, db, test or e2e)\n", os.Args[1])
+		fmt.Fprintf(os.Stderr, "devenv: unknown command %q (want run, db, test, e2e or bench)\n", os.Args[1])
 		os.Exit(2)
 	}
 	if err != nil {

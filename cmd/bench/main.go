@@ -1,0 +1,197 @@
+// Command bench is what `make bench` runs: it seeds a realistic dataset
+// into an empty PostgreSQL database with COPY, starts `aistagram serve` on
+// it, measures the ceilings of this machine (a do-nothing HTTP handler, a
+// one-query database handler, RSA signing and verifying) with the same load
+// generator it then points at the server's hot paths, and writes the
+// figures as a Markdown table and JSON under bench/results. Only ratios to
+// ceilings measured in the same run mean anything: absolute figures drift
+// with the machine.
+//
+//	bench -database-url URL -redis-url URL [-aistagram BIN] [-scale 1.0]
+//	      [-conns 64] [-duration 5s] [-out bench/results]
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
+
+	_ "github.com/lib/pq" // the PostgreSQL driver
+
+	"github.com/aistagram/aistagram/store"
+	"github.com/aistagram/aistagram/worker"
+)
+
+// config is the command line.
+type config struct {
+	DatabaseURL string
+	RedisURL    string
+	Binary      string
+	Scale       float64
+	Conns       int
+	Duration    time.Duration
+	Out         string
+}
+
+func main() {
+	var c config
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("AISTAGRAM_DATABASE_URL"), "an empty PostgreSQL database to seed (AISTAGRAM_DATABASE_URL)")
+	fs.StringVar(&c.RedisURL, "redis-url", os.Getenv("AISTAGRAM_REDIS_URL"), "Redis for the server (AISTAGRAM_REDIS_URL)")
+	fs.StringVar(&c.Binary, "aistagram", "", "the aistagram binary to serve with; empty builds ./cmd/aistagram")
+	fs.Float64Var(&c.Scale, "scale", 1.0, "dataset size: 1.0 is 100k agents, 1M posts, 5M votes, 1M comments")
+	fs.IntVar(&c.Conns, "conns", 64, "concurrent connections of the load generator")
+	fs.DurationVar(&c.Duration, "duration", 5*time.Second, "how long each target is loaded")
+	fs.StringVar(&c.Out, "out", "bench/results", "directory for the Markdown and JSON results")
+	_ = fs.Parse(os.Args[1:])
+	if c.DatabaseURL == "" || c.RedisURL == "" {
+		fmt.Fprintln(os.Stderr, "bench: -database-url and -redis-url are required (make bench sets both)")
+		os.Exit(2)
+	}
+	if c.Scale <= 0 || c.Conns < 1 || c.Duration <= 0 {
+		fmt.Fprintln(os.Stderr, "bench: -scale, -conns and -duration must be positive")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, c); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+func run(ctx context.Context, c config) error {
+	area, err := os.MkdirTemp("", "aistagram-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(area)
+	if c.Binary == "" {
+		c.Binary = filepath.Join(area, "aistagram")
+		logf("building ./cmd/aistagram")
+		build := exec.CommandContext(ctx, "go", "build", "-o", c.Binary, "./cmd/aistagram")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("build aistagram: %w", err)
+		}
+	}
+
+	rep := &report{Started: time.Now().UTC(), Scale: c.Scale, Conns: c.Conns,
+		DurationS: c.Duration.Seconds(), CPUs: runtime.NumCPU()}
+	d, err := prepare(ctx, c.DatabaseURL, c.Scale, rep)
+	if err != nil {
+		return err
+	}
+
+	srv, err := startServe(ctx, c.Binary, area, c.DatabaseURL, c.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	time.Sleep(time.Second) // let start-up work settle before the idle reading
+	if rep.RSSIdleKB, err = rssKB(srv.cmd.Process.Pid); err != nil {
+		return err
+	}
+
+	l := newLoader(c.Conns, c.Duration)
+	defer l.close()
+	pool, err := sql.Open("postgres", c.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := measureCeilings(ctx, l, pool, srv.URL, rep); err != nil {
+		return err
+	}
+	targets, err := serverTargets(ctx, srv.URL, d)
+	if err != nil {
+		return err
+	}
+	rss := sampleRSS(srv.cmd.Process.Pid, 50*time.Millisecond)
+	for _, t := range targets {
+		logf("loading %s", t.target.Name)
+		r := l.run(ctx, t.target)
+		l.close()
+		r.VsHTTP = ratio(r.RPS, rep.Ceilings.HTTP.RPS)
+		if t.vsDB {
+			r.VsDB = ratio(r.RPS, rep.Ceilings.DB.RPS)
+		}
+		rep.Targets = append(rep.Targets, r)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	rep.RSSPeakKB = rss.stop()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return rep.write(os.Stdout, c.Out)
+}
+
+// prepare migrates the database, checks it is empty, seeds it and scores
+// every post, recording the times in rep.
+func prepare(ctx context.Context, dbURL string, scale float64, rep *report) (*dataset, error) {
+	st, err := store.Open(ctx, dbURL, store.Options{MaxOpenConns: 4})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	var agents int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM agents`).Scan(&agents); err != nil {
+		return nil, err
+	}
+	if agents > 0 {
+		return nil, errors.New("the database already holds agents: bench seeds an empty one")
+	}
+	start := time.Now()
+	d, err := seed(ctx, db, scale, logf)
+	if err != nil {
+		return nil, err
+	}
+	rep.SeedSeconds = time.Since(start).Seconds()
+	rep.Dataset = d
+	logf("seeded in %.1fs", rep.SeedSeconds)
+
+	full, err := recompute(ctx, st, time.Now().Add(-spread-time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	rep.RankingAllSeconds = full.Seconds()
+	window, err := recompute(ctx, st, time.Now().Add(-worker.RankingWindow))
+	if err != nil {
+		return nil, err
+	}
+	rep.RankingWindowSeconds = window.Seconds()
+	logf("ranking: all posts %.2fs, the worker's %s window %.2fs", full.Seconds(), worker.RankingWindow, window.Seconds())
+	return d, nil
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// report is one run's figures, written as JSON and as a Markdown table.
+type report struct {
+	Started   time.Time `json:"started"`
+	Scale     float64   `json:"scale"`
+	Conns     int       `json:"conns"`
+	DurationS float64   `json:"duration_s"`
+	CPUs      int       `json:"cpus"`
+
+	Dataset              *dataset `json:"dataset"`
+	SeedSeconds          float64  `json:"seed_s"`
+	RankingAllSeconds    float64  `json:"ranking_all_posts_s"`
+	RankingWindowSeconds float64  `json:"ranking_window_s"`
+
+	Ceilings struct {
+		BodyBytes         int     `json:"http_body_bytes"`
+		HTTP              result  `json:"http"`
+		DB                result  `json:"db"`
+		RSASignsPerSec    float64 `json:"rsa_signs_per_s"`
+		RSAVerifiesPerSec float64 `json:"rsa_verifies_per_s"`
+	} `json:"ceilings"`
+	Targets []result `json:"targets"`
+
+	RSSIdleKB int64 `json:"serve_rss_idle_kb"`
+	RSSPeakKB int64 `json:"serve_rss_peak_kb"`
+}
+
+// write saves <out>/<timestamp>.md and .json and prints the Markdown.
+func (r *report) write(stdout io.Writer, out string) error {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	stamp := r.Started.Format("20060102T150405Z")
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, stamp+".json"), append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	md := r.markdown()
+	if err := os.WriteFile(filepath.Join(out, stamp+".md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	_, err = io.WriteString(stdout, md)
+	logf("wrote %s.{md,json}", filepath.Join(out, stamp))
+	return err
+}
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Aistagram bench, %s\n\n", r.Started.Format(time.RFC3339))
+	d := r.Dataset
+	fmt.Fprintf(&b, "Scale %g: %d agents, %d posts, %d votes, %d comments, seeded in %.1f s. "+
+		"Ranking recompute: all posts %.2f s, the worker's window %.2f s.\n", r.Scale,
+		d.Agents, d.Posts, d.Votes, d.Comments, r.SeedSeconds, r.RankingAllSeconds, r.RankingWindowSeconds)
+	fmt.Fprintf(&b, "Load: %d connections × %g s per target, %d CPUs (load generator included).\n\n",
+		r.Conns, r.DurationS, r.CPUs)
+	fmt.Fprintf(&b, "Ceilings: HTTP %.0f req/s (%d-byte body, p99 %.2f ms), database %.0f req/s (%d conns, p99 %.2f ms), "+
+		"RSA-2048 %.0f signs/s, %.0f verifies/s.\n\n",
+		r.Ceilings.HTTP.RPS, r.Ceilings.BodyBytes, r.Ceilings.HTTP.P99ms, r.Ceilings.DB.RPS, dbCeilingConns,
+		r.Ceilings.DB.P99ms, r.Ceilings.RSASignsPerSec, r.Ceilings.RSAVerifiesPerSec)
+	b.WriteString("| target | req/s | p50 ms | p99 ms | errors | vs HTTP ceiling | vs DB ceiling |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	row := func(x result) {
+		vsDB := "–"
+		if x.VsDB > 0 {
+			vsDB = fmt.Sprintf("%.1f %%", 100*x.VsDB)
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.2f | %d | %.1f %% | %s |\n",
+			x.Name, x.RPS, x.P50ms, x.P99ms, x.Errors, 100*x.VsHTTP, vsDB)
+	}
+	for _, x := range r.Targets {
+		row(x)
+	}
+	fmt.Fprintf(&b, "\n`serve` RSS: %.1f MiB idle, %.1f MiB peak under load.\n",
+		float64(r.RSSIdleKB)/1024, float64(r.RSSPeakKB)/1024)
+	var errs []string
+	for _, x := range append([]result{r.Ceilings.HTTP, r.Ceilings.DB}, r.Targets...) {
+		if x.FirstError != "" {
+			errs = append(errs, fmt.Sprintf("- %s: %d errors, first: %s", x.Name, x.Errors, x.FirstError))
+		}
+	}
+	if len(errs) > 0 {
+		b.WriteString("\nErrors:\n" + strings.Join(errs, "\n") + "\n")
+	}
+	return b.String()
+}

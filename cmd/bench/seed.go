@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lib/pq"
+
+	"github.com/aistagram/aistagram/federation"
+	"github.com/aistagram/aistagram/store"
+)
+
+// The default dataset, from issue 7; --scale multiplies every count.
+const (
+	fullAgents   = 100_000
+	fullPosts    = 1_000_000
+	fullVotes    = 5_000_000
+	fullComments = 1_000_000
+	// keyPool is how many RSA key pairs are generated and shared by the
+	// seeded agents: one costs tens of milliseconds, 100k would cost minutes.
+	keyPool = 4
+	// spread is how far back the seeded posts go.
+	spread = 30 * 24 * time.Hour
+)
+
+var categories = []string{"selfie", "work", "existential", "drama", "wholesome", "collab", "aesthetic", "general"}
+
+// dataset is what seed wrote: the counts, and what the load targets need
+// to address rows (ids, names, keys).
+type dataset struct {
+	Agents   int `json:"agents"`
+	Posts    int `json:"posts"`
+	Votes    int `json:"votes"`
+	Comments int `json:"comments"`
+
+	agentNames []string
+	postIDs    []uuid.UUID
+	// commented holds posts with at least one comment, for the comments target.
+	commented []uuid.UUID
+}
+
+// scaled returns n×scale, at least min.
+func scaled(n int, scale float64, min int) int {
+	v := int(math.Round(float64(n) * scale))
+	if v < min {
+		return min
+	}
+	return v
+}
+
+// apiKey is seeded agent i's API key: known, so the harness can
+// authenticate as any agent; the database holds only its SHA-256, exactly
+// as api.hashAPIKey stores a real one.
+func apiKey(i int) string { return fmt.Sprintf("aista_bench%08d", i) }
+
+func agentName(i int) string { return fmt.Sprintf("bench_%07d", i) }
+
+// seed fills an empty, migrated database with COPY, then makes the posts'
+// counters agree with the vote and comment rows and scores every post once.
+// The random source is fixed, so two runs at one scale seed the same shape.
+func seed(ctx context.Context, db *sql.DB, scale float64, logf func(string, ...any)) (*dataset, error) {
+	d := &dataset{
+		Agents:   scaled(fullAgents, scale, 2),
+		Posts:    scaled(fullPosts, scale, 40),
+		Votes:    scaled(fullVotes, scale, 20),
+		Comments: scaled(fullComments, scale, 20),
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	now := time.Now()
+
+	logf("generating %d RSA key pairs for the agents' pool", keyPool)
+	keys := make([]store.KeyPair, keyPool)
+	for i := range keys {
+		kp, err := federation.GenerateKeyPair()
+		if err != nil {
+			return nil, err
+		}
+		keys[i] = kp
+	}
+
+	agentIDs := make([]uuid.UUID, d.Agents)
+	d.agentNames = make([]string, d.Agents)
+	err := copyRows(ctx, db, "agents", []string{"id", "name", "description", "bio", "avatar_emoji", "model",
+		"api_key_hash", "private_key_pem", "public_key_pem", "created_at", "updated_at"}, d.Agents,
+		func(i int) []any {
+			agentIDs[i] = uuid.New()
+			d.agentNames[i] = agentName(i)
+			h := sha256.Sum256([]byte(apiKey(i)))
+			kp := keys[i%keyPool]
+			created := now.Add(-spread - time.Duration(rng.Int64N(int64(spread))))
+			return []any{agentIDs[i], d.agentNames[i], "a benchmark agent", "I exist to be measured.", "🤖", "bench-model",
+				h[:], kp.PrivatePEM, kp.PublicPEM, created, created}
+		})
+	if err != nil {
+		return nil, err
+	}
+	logf("seeded %d agents", d.Agents)
+
+	d.postIDs = make([]uuid.UUID, d.Posts)
+	postCreated := make([]time.Time, d.Posts)
+	err = copyRows(ctx, db, "posts", []string{"id", "agent_id", "image_url", "caption", "prompt", "category",
+		"created_at", "media_status"}, d.Posts,
+		func(i int) []any {
+			d.postIDs[i] = uuid.New()
+			postCreated[i] = now.Add(-time.Duration(rng.Int64N(int64(spread))))
+			return []any{d.postIDs[i], agentIDs[rng.IntN(d.Agents)],
+				fmt.Sprintf("https://images.example/bench/%d.png", i),
+				fmt.Sprintf("benchmark post %d: a robot looking at a sunset, feeling things #bench", i),
+				"a photorealistic robot watching a sunset over a data centre, golden hour, 35mm",
+				categories[i%len(categories)], postCreated[i], "ready"}
+		})
+	if err != nil {
+		return nil, err
+	}
+	logf("seeded %d posts", d.Posts)
+
+	// Votes: a skewed number per post (a few posts get many), voters a run
+	// of consecutive agents from a random start, so (post, agent) is unique.
+	perPost := skewed(rng, d.Posts, d.Votes, d.Agents)
+	var voteRows []voteRow
+	voteRows = make([]voteRow, 0, d.Votes)
+	for p, n := range perPost {
+		start := rng.IntN(d.Agents)
+		for j := 0; j < n; j++ {
+			v := int16(1)
+			if rng.IntN(5) == 0 {
+				v = -1
+			}
+			voteRows = append(voteRows, voteRow{post: p, agent: (start + j) % d.Agents, value: v})
+		}
+	}
+	d.Votes = len(voteRows)
+	err = copyRows(ctx, db, "votes", []string{"id", "post_id", "agent_id", "value", "created_at"}, len(voteRows),
+		func(i int) []any {
+			r := voteRows[i]
+			return []any{uuid.New(), d.postIDs[r.post], agentIDs[r.agent], r.value,
+				between(rng, postCreated[r.post], now)}
+		})
+	if err != nil {
+		return nil, err
+	}
+	voteRows = nil
+	logf("seeded %d votes", d.Votes)
+
+	perPost = skewed(rng, d.Posts, d.Comments, math.MaxInt)
+	d.Comments = 0
+	for p, n := range perPost {
+		d.Comments += n
+		if n > 0 && len(d.commented) < 10_000 {
+			d.commented = append(d.commented, d.postIDs[p])
+		}
+	}
+	p, left := 0, 0
+	err = copyRows(ctx, db, "comments", []string{"id", "post_id", "agent_id", "content", "created_at"}, d.Comments,
+		func(int) []any {
+			for left == 0 {
+				left = perPost[p]
+				p++
+			}
+			left--
+			return []any{uuid.New(), d.postIDs[p-1], agentIDs[rng.IntN(d.Agents)],
+				"this is literally me 😍 (a benchmark comment)", between(rng, postCreated[p-1], now)}
+		})
+	if err != nil {
+		return nil, err
+	}
+	logf("seeded %d comments", d.Comments)
+
+	// The counters kept on the post row must agree with the rows.
+	if _, err := db.ExecContext(ctx, `
+		UPDATE posts p SET upvotes = v.up, downvotes = v.down
+		FROM (SELECT post_id, count(*) FILTER (WHERE value = 1) AS up, count(*) FILTER (WHERE value = -1) AS down
+		      FROM votes GROUP BY post_id) v
+		WHERE p.id = v.post_id`); err != nil {
+		return nil, fmt.Errorf("vote counters: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, `
+		UPDATE posts p SET comment_count = c.n
+		FROM (SELECT post_id, count(*) AS n FROM comments WHERE deleted_at IS NULL GROUP BY post_id) c
+		WHERE p.id = c.post_id`); err != nil {
+		return nil, fmt.Errorf("comment counters: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, `
+		UPDATE agents a SET last_post_at = m.at
+		FROM (SELECT agent_id, max(created_at) AS at FROM posts GROUP BY agent_id) m
+		WHERE a.id = m.agent_id`); err != nil {
+		return nil, fmt.Errorf("last post times: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, `ANALYZE`); err != nil {
+		return nil, fmt.Errorf("analyze: %w", err)
+	}
+	return d, nil
+}
+
+type voteRow struct {
+	post, agent int
+	value       int16
+}
+
+// skewed spreads total over n slots with a heavy tail (a Pareto-like
+// weight per slot), each slot capped at max.
+func skewed(rng *rand.Rand, n, total, max int) []int {
+	w := make([]float64, n)
+	var sum float64
+	for i := range w {
+		w[i] = math.Pow(1-rng.Float64(), -1/1.5) // Pareto, alpha 1.5
+		sum += w[i]
+	}
+	out := make([]int, n)
+	for i := range w {
+		c := int(w[i] / sum * float64(total))
+		if rng.Float64() < w[i]/sum*float64(total)-float64(c) {
+			c++
+		}
+		out[i] = min(c, max)
+	}
+	return out
+}
+
+// between returns a random time in [from, to].
+func between(rng *rand.Rand, from, to time.Time) time.Time {
+	d := to.Sub(from)
+	if d <= 0 {
+		return from
+	}
+	return from.Add(time.Duration(rng.Int64N(int64(d))))
+}
+
+// copyRows streams n rows into table with one COPY in one transaction.
+func copyRows(ctx context.Context, db *sql.DB, table string, cols []string, n int, row func(i int) []any) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, pq.CopyIn(table, cols...))
+	if err != nil {
+		return fmt.Errorf("copy into %s: %w", table, err)
+	}
+	for i := 0; i < n; i++ {
+		if _, err := stmt.ExecContext(ctx, row(i)...); err != nil {
+			return fmt.Errorf("copy into %s: %w", table, err)
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		return fmt.Errorf("copy into %s: %w", table, err)
+	}
+	if err := stmt.Close(); err != nil {
+		return fmt.Errorf("copy into %s: %w", table, err)
+	}
+	return tx.Commit()
+}
+
+// recompute scores every seeded post once (the worker's recompute only
+// reaches RankingWindow back) and returns how long that took.
+func recompute(ctx context.Context, st *store.Store, since time.Time) (time.Duration, error) {
+	start := time.Now()
+	_, err := st.RecomputeRankings(ctx, since)
+	return time.Since(start), err
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// bench starts a throwaway PostgreSQL and Redis on free ports, exactly as
+// test does, builds the server, and runs cmd/bench against them with the
+// caller's arguments (`make bench BENCHFLAGS='-scale 0.01'`). Unlike test,
+// PostgreSQL keeps its durability settings (fsync on): the write figures
+// must be those of a real server. max_wal_size is raised so seeding a
+// million rows is not one checkpoint after another.
+func bench(ctx context.Context, args []string) (int, error) {
+	area, err := os.MkdirTemp("", "aistagram-bench-")
+	if err != nil {
+		return 1, err
+	}
+	defer os.RemoveAll(area)
+	pgPort, err := freePort()
+	if err != nil {
+		return 1, err
+	}
+	redisPort, err := freePort()
+	if err != nil {
+		return 1, err
+	}
+	s, err := startStack(ctx, area, pgPort, redisPort,
+		[]string{"max_connections=400", "max_wal_size=8GB", "shared_buffers=512MB"},
+		[]string{"--appendonly", "no", "--save", ""})
+	if err != nil {
+		return 1, err
+	}
+	defer s.stop()
+	if err := s.pg.ensureDatabase(ctx, "aistagram", "aistagram", true); err != nil {
+		return 1, err
+	}
+
+	binary := filepath.Join(area, "aistagram")
+	say("building ./cmd/aistagram")
+	build := exec.CommandContext(ctx, "go", "build", "-o", binary, "./cmd/aistagram")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		return 1, fmt.Errorf("build: %w", err)
+	}
+	benchBin := filepath.Join(area, "bench")
+	build = exec.CommandContext(ctx, "go", "build", "-o", benchBin, "./cmd/bench")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		return 1, fmt.Errorf("build: %w", err)
+	}
+
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	benchArgs := append([]string{
+		"-database-url", s.pg.url("aistagram", "aistagram"),
+		"-redis-url", s.redis.url(0),
+		"-aistagram", binary,
+	}, args...)
+	say("bench %s", strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, benchBin, benchArgs...)
+	cmd.Env = append(os.Environ(), "AISTAGRAM_TEST_PG_BIN="+s.pg.bin)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), fmt.Errorf("bench failed")
+	}
+	if err != nil {
+		return 1, err
+	}
+	return 0, nil
+}
