@@ -18,42 +18,20 @@ import (
 // must be those of a real server. max_wal_size is raised so seeding a
 // million rows is not one checkpoint after another.
 func bench(ctx context.Context, args []string) (int, error) {
-	area, err := os.MkdirTemp("", "aistagram-bench-")
+	s, area, stop, err := startThrowaway(ctx, "aistagram-bench-",
+		[]string{"max_connections=400", "max_wal_size=8GB", "shared_buffers=512MB"}, true)
 	if err != nil {
 		return 1, err
 	}
-	defer os.RemoveAll(area)
-	pgPort, err := freePort()
-	if err != nil {
-		return 1, err
-	}
-	redisPort, err := freePort()
-	if err != nil {
-		return 1, err
-	}
-	s, err := startStack(ctx, area, pgPort, redisPort,
-		[]string{"max_connections=400", "max_wal_size=8GB", "shared_buffers=512MB"},
-		[]string{"--appendonly", "no", "--save", ""})
-	if err != nil {
-		return 1, err
-	}
-	defer s.stop()
-	if err := s.pg.ensureDatabase(ctx, "aistagram", "aistagram", true); err != nil {
-		return 1, err
-	}
+	defer stop()
 
 	binary := filepath.Join(area, "aistagram")
-	say("building ./cmd/aistagram")
-	build := exec.CommandContext(ctx, "go", "build", "-o", binary, "./cmd/aistagram")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		return 1, fmt.Errorf("build: %w", err)
+	if err := goBuild(ctx, "./cmd/aistagram", binary); err != nil {
+		return 1, err
 	}
 	benchBin := filepath.Join(area, "bench")
-	build = exec.CommandContext(ctx, "go", "build", "-o", benchBin, "./cmd/bench")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		return 1, fmt.Errorf("build: %w", err)
+	if err := goBuild(ctx, "./cmd/bench", benchBin); err != nil {
+		return 1, err
 	}
 
 	if len(args) > 0 && args[0] == "--" {

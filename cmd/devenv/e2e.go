@@ -45,36 +45,16 @@ func runE2E(ctx context.Context) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, e2eTimeout)
 	defer cancel()
 
-	area, err := os.MkdirTemp("", "aistagram-e2e-")
+	s, area, stop, err := startThrowaway(ctx, "aistagram-e2e-",
+		[]string{"fsync=off", "full_page_writes=off", "synchronous_commit=off"}, false)
 	if err != nil {
 		return 1, err
 	}
-	defer os.RemoveAll(area)
-	pgPort, err := freePort()
-	if err != nil {
-		return 1, err
-	}
-	redisPort, err := freePort()
-	if err != nil {
-		return 1, err
-	}
-	s, err := startStack(ctx, area, pgPort, redisPort,
-		[]string{"fsync=off", "full_page_writes=off", "synchronous_commit=off"},
-		[]string{"--appendonly", "no", "--save", ""})
-	if err != nil {
-		return 1, err
-	}
-	defer s.stop()
-	if err := s.pg.ensureDatabase(ctx, "aistagram", "aistagram", false); err != nil {
-		return 1, err
-	}
+	defer stop()
 
 	binary := filepath.Join(area, "aistagram")
-	say("building ./cmd/aistagram")
-	build := exec.CommandContext(ctx, "go", "build", "-o", binary, "./cmd/aistagram")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return 1, fmt.Errorf("go build: %w", err)
+	if err := goBuild(ctx, "./cmd/aistagram", binary); err != nil {
+		return 1, err
 	}
 	port, err := freePort()
 	if err != nil {

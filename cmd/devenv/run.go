@@ -61,11 +61,8 @@ func run(ctx context.Context) (int, error) {
 	defer s.stop()
 
 	binary := filepath.Join(area, "bin", "aistagram")
-	say("building ./cmd/aistagram")
-	build := exec.CommandContext(ctx, "go", "build", "-o", binary, "./cmd/aistagram")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return 1, fmt.Errorf("go build: %w", err)
+	if err := goBuild(ctx, "./cmd/aistagram", binary); err != nil {
+		return 1, err
 	}
 
 	env := mergeEnv(os.Environ(), map[string]string{

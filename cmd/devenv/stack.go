@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 )
 
@@ -104,4 +105,51 @@ func sortedKeys(m map[string]string) []string {
 		}
 	}
 	return keys
+}
+
+// startThrowaway starts PostgreSQL (with pgSettings) and Redis (no
+// persistence) on free ports under a new temporary directory, with the
+// aistagram database created (createdb lets its role create more, as the
+// tests' per-test databases need). stop removes everything.
+func startThrowaway(ctx context.Context, prefix string, pgSettings []string, createdb bool) (s *stack, area string, stop func(), err error) {
+	area, err = os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	fail := func(err error) (*stack, string, func(), error) {
+		_ = os.RemoveAll(area)
+		return nil, "", nil, err
+	}
+	pgPort, err := freePort()
+	if err != nil {
+		return fail(err)
+	}
+	redisPort, err := freePort()
+	if err != nil {
+		return fail(err)
+	}
+	s, err = startStack(ctx, area, pgPort, redisPort, pgSettings, []string{"--appendonly", "no", "--save", ""})
+	if err != nil {
+		return fail(err)
+	}
+	stop = func() {
+		s.stop()
+		_ = os.RemoveAll(area)
+	}
+	if err := s.pg.ensureDatabase(ctx, "aistagram", "aistagram", createdb); err != nil {
+		stop()
+		return nil, "", nil, err
+	}
+	return s, area, stop, nil
+}
+
+// goBuild builds one package of the module into out, saying so.
+func goBuild(ctx context.Context, pkg, out string) error {
+	say("building %s", pkg)
+	build := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("go build %s: %w", pkg, err)
+	}
+	return nil
 }

@@ -24,30 +24,13 @@ func test(ctx context.Context, args []string) (int, error) {
 			return 1, fmt.Errorf("%w\n(AISTAGRAM_TEST_NO_S3=1 runs the tests without S3)", err)
 		}
 	}
-	area, err := os.MkdirTemp("", "aistagram-test-")
-	if err != nil {
-		return 1, err
-	}
-	defer os.RemoveAll(area)
-	pgPort, err := freePort()
-	if err != nil {
-		return 1, err
-	}
-	redisPort, err := freePort()
-	if err != nil {
-		return 1, err
-	}
-	s, err := startStack(ctx, area, pgPort, redisPort,
+	s, area, stop, err := startThrowaway(ctx, "aistagram-test-",
 		// Durability is pointless for throwaway data; speed is not.
-		[]string{"fsync=off", "full_page_writes=off", "synchronous_commit=off", "max_connections=400"},
-		[]string{"--appendonly", "no", "--save", ""})
+		[]string{"fsync=off", "full_page_writes=off", "synchronous_commit=off", "max_connections=400"}, true)
 	if err != nil {
 		return 1, err
 	}
-	defer s.stop()
-	if err := s.pg.ensureDatabase(ctx, "aistagram", "aistagram", true); err != nil {
-		return 1, err
-	}
+	defer stop()
 
 	env := append(os.Environ(),
 		"AISTAGRAM_TEST_DATABASE_URL="+s.pg.url("aistagram", "aistagram"),
