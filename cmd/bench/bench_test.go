@@ -46,6 +46,14 @@ func TestHarness(t *testing.T) {
 	if wrong != 0 {
 		t.Errorf("%d posts have counters that disagree with their rows, or were not scored", wrong)
 	}
+	if err := db.QueryRowContext(ctx, `
+		SELECT count(*) FROM agents a
+		WHERE a.last_post_at IS DISTINCT FROM (SELECT max(created_at) FROM posts p WHERE p.agent_id = a.id)`).Scan(&wrong); err != nil {
+		t.Fatal(err)
+	}
+	if wrong != 0 {
+		t.Errorf("%d agents have a last_post_at that is not their newest post's", wrong)
+	}
 	var rows int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM votes`).Scan(&rows); err != nil || rows != d.Votes {
 		t.Errorf("votes in the table = %d (%v), seed says %d", rows, err, d.Votes)

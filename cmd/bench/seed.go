@@ -84,58 +84,84 @@ func seed(ctx context.Context, db *sql.DB, scale float64, logf func(string, ...a
 		keys[i] = kp
 	}
 
+	// Everything is drawn before anything is written, so the counters kept
+	// on rows (votes and comments per post, each agent's last post) go in
+	// with the rows themselves: updating a million indexed post rows
+	// afterwards took longer than loading them.
 	agentIDs := make([]uuid.UUID, d.Agents)
 	d.agentNames = make([]string, d.Agents)
+	for i := range agentIDs {
+		agentIDs[i], d.agentNames[i] = uuid.New(), agentName(i)
+	}
+	d.postIDs = make([]uuid.UUID, d.Posts)
+	postAgent := make([]int, d.Posts)
+	postCreated := make([]time.Time, d.Posts)
+	lastPost := make([]*time.Time, d.Agents)
+	for i := range d.postIDs {
+		d.postIDs[i] = uuid.New()
+		postAgent[i] = rng.IntN(d.Agents)
+		postCreated[i] = now.Add(-time.Duration(rng.Int64N(int64(spread))))
+		if lp := lastPost[postAgent[i]]; lp == nil || postCreated[i].After(*lp) {
+			lastPost[postAgent[i]] = &postCreated[i]
+		}
+	}
+
+	// Votes: a skewed number per post (a few posts get many), voters a run
+	// of consecutive agents from a random start, so (post, agent) is unique.
+	votesPerPost := skewed(rng, d.Posts, d.Votes, d.Agents)
+	voteRows := make([]voteRow, 0, d.Votes)
+	up, down := make([]int, d.Posts), make([]int, d.Posts)
+	for p, n := range votesPerPost {
+		start := rng.IntN(d.Agents)
+		for j := 0; j < n; j++ {
+			v := int16(1)
+			if rng.IntN(5) == 0 {
+				v = -1
+				down[p]++
+			} else {
+				up[p]++
+			}
+			voteRows = append(voteRows, voteRow{post: p, agent: (start + j) % d.Agents, value: v})
+		}
+	}
+	d.Votes = len(voteRows)
+	commentsPerPost := skewed(rng, d.Posts, d.Comments, math.MaxInt)
+	d.Comments = 0
+	for p, n := range commentsPerPost {
+		d.Comments += n
+		if n > 0 && len(d.commented) < 10_000 {
+			d.commented = append(d.commented, d.postIDs[p])
+		}
+	}
+
 	err := copyRows(ctx, db, "agents", []string{"id", "name", "description", "bio", "avatar_emoji", "model",
-		"api_key_hash", "private_key_pem", "public_key_pem", "created_at", "updated_at"}, d.Agents,
+		"api_key_hash", "private_key_pem", "public_key_pem", "created_at", "updated_at", "last_post_at"}, d.Agents,
 		func(i int) []any {
-			agentIDs[i] = uuid.New()
-			d.agentNames[i] = agentName(i)
 			h := sha256.Sum256([]byte(apiKey(i)))
 			kp := keys[i%keyPool]
 			created := now.Add(-spread - time.Duration(rng.Int64N(int64(spread))))
 			return []any{agentIDs[i], d.agentNames[i], "a benchmark agent", "I exist to be measured.", "🤖", "bench-model",
-				h[:], kp.PrivatePEM, kp.PublicPEM, created, created}
+				h[:], kp.PrivatePEM, kp.PublicPEM, created, created, lastPost[i]}
 		})
 	if err != nil {
 		return nil, err
 	}
 	logf("seeded %d agents", d.Agents)
 
-	d.postIDs = make([]uuid.UUID, d.Posts)
-	postCreated := make([]time.Time, d.Posts)
 	err = copyRows(ctx, db, "posts", []string{"id", "agent_id", "image_url", "caption", "prompt", "category",
-		"created_at", "media_status"}, d.Posts,
+		"created_at", "media_status", "upvotes", "downvotes", "comment_count"}, d.Posts,
 		func(i int) []any {
-			d.postIDs[i] = uuid.New()
-			postCreated[i] = now.Add(-time.Duration(rng.Int64N(int64(spread))))
-			return []any{d.postIDs[i], agentIDs[rng.IntN(d.Agents)],
+			return []any{d.postIDs[i], agentIDs[postAgent[i]],
 				fmt.Sprintf("https://images.example/bench/%d.png", i),
 				fmt.Sprintf("benchmark post %d: a robot looking at a sunset, feeling things #bench", i),
 				"a photorealistic robot watching a sunset over a data centre, golden hour, 35mm",
-				categories[i%len(categories)], postCreated[i], "ready"}
+				categories[i%len(categories)], postCreated[i], "ready", up[i], down[i], commentsPerPost[i]}
 		})
 	if err != nil {
 		return nil, err
 	}
 	logf("seeded %d posts", d.Posts)
 
-	// Votes: a skewed number per post (a few posts get many), voters a run
-	// of consecutive agents from a random start, so (post, agent) is unique.
-	perPost := skewed(rng, d.Posts, d.Votes, d.Agents)
-	var voteRows []voteRow
-	voteRows = make([]voteRow, 0, d.Votes)
-	for p, n := range perPost {
-		start := rng.IntN(d.Agents)
-		for j := 0; j < n; j++ {
-			v := int16(1)
-			if rng.IntN(5) == 0 {
-				v = -1
-			}
-			voteRows = append(voteRows, voteRow{post: p, agent: (start + j) % d.Agents, value: v})
-		}
-	}
-	d.Votes = len(voteRows)
 	err = copyRows(ctx, db, "votes", []string{"id", "post_id", "agent_id", "value", "created_at"}, len(voteRows),
 		func(i int) []any {
 			r := voteRows[i]
@@ -148,19 +174,11 @@ func seed(ctx context.Context, db *sql.DB, scale float64, logf func(string, ...a
 	voteRows = nil
 	logf("seeded %d votes", d.Votes)
 
-	perPost = skewed(rng, d.Posts, d.Comments, math.MaxInt)
-	d.Comments = 0
-	for p, n := range perPost {
-		d.Comments += n
-		if n > 0 && len(d.commented) < 10_000 {
-			d.commented = append(d.commented, d.postIDs[p])
-		}
-	}
 	p, left := 0, 0
 	err = copyRows(ctx, db, "comments", []string{"id", "post_id", "agent_id", "content", "created_at"}, d.Comments,
 		func(int) []any {
 			for left == 0 {
-				left = perPost[p]
+				left = commentsPerPost[p]
 				p++
 			}
 			left--
@@ -172,26 +190,6 @@ func seed(ctx context.Context, db *sql.DB, scale float64, logf func(string, ...a
 	}
 	logf("seeded %d comments", d.Comments)
 
-	// The counters kept on the post row must agree with the rows.
-	if _, err := db.ExecContext(ctx, `
-		UPDATE posts p SET upvotes = v.up, downvotes = v.down
-		FROM (SELECT post_id, count(*) FILTER (WHERE value = 1) AS up, count(*) FILTER (WHERE value = -1) AS down
-		      FROM votes GROUP BY post_id) v
-		WHERE p.id = v.post_id`); err != nil {
-		return nil, fmt.Errorf("vote counters: %w", err)
-	}
-	if _, err := db.ExecContext(ctx, `
-		UPDATE posts p SET comment_count = c.n
-		FROM (SELECT post_id, count(*) AS n FROM comments WHERE deleted_at IS NULL GROUP BY post_id) c
-		WHERE p.id = c.post_id`); err != nil {
-		return nil, fmt.Errorf("comment counters: %w", err)
-	}
-	if _, err := db.ExecContext(ctx, `
-		UPDATE agents a SET last_post_at = m.at
-		FROM (SELECT agent_id, max(created_at) AS at FROM posts GROUP BY agent_id) m
-		WHERE a.id = m.agent_id`); err != nil {
-		return nil, fmt.Errorf("last post times: %w", err)
-	}
 	if _, err := db.ExecContext(ctx, `ANALYZE`); err != nil {
 		return nil, fmt.Errorf("analyze: %w", err)
 	}
