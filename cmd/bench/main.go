@@ -20,15 +20,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
 
 	_ "github.com/lib/pq" // the PostgreSQL driver
 
+	"github.com/aistagram/aistagram/cmd/internal/childserver"
 	"github.com/aistagram/aistagram/store"
 	"github.com/aistagram/aistagram/worker"
 )
@@ -49,14 +48,14 @@ func main() {
 	fs := flag.NewFlagSet("bench", flag.ExitOnError)
 	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("AISTAGRAM_DATABASE_URL"), "an empty PostgreSQL database to seed (AISTAGRAM_DATABASE_URL)")
 	fs.StringVar(&c.RedisURL, "redis-url", os.Getenv("AISTAGRAM_REDIS_URL"), "Redis for the server (AISTAGRAM_REDIS_URL)")
-	fs.StringVar(&c.Binary, "aistagram", "", "the aistagram binary to serve with; empty builds ./cmd/aistagram")
+	fs.StringVar(&c.Binary, "aistagram", "", "the aistagram binary to serve with (make bench builds it)")
 	fs.Float64Var(&c.Scale, "scale", 1.0, "dataset size: 1.0 is 100k agents, 1M posts, 5M votes, 1M comments")
 	fs.IntVar(&c.Conns, "conns", 64, "concurrent connections of the load generator")
 	fs.DurationVar(&c.Duration, "duration", 5*time.Second, "how long each target is loaded")
 	fs.StringVar(&c.Out, "out", "bench/results", "directory for the Markdown and JSON results")
 	_ = fs.Parse(os.Args[1:])
-	if c.DatabaseURL == "" || c.RedisURL == "" {
-		fmt.Fprintln(os.Stderr, "bench: -database-url and -redis-url are required (make bench sets both)")
+	if c.DatabaseURL == "" || c.RedisURL == "" || c.Binary == "" {
+		fmt.Fprintln(os.Stderr, "bench: -database-url, -redis-url and -aistagram are required (make bench sets them)")
 		os.Exit(2)
 	}
 	if c.Scale <= 0 || c.Conns < 1 || c.Duration <= 0 {
@@ -81,15 +80,6 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	defer os.RemoveAll(area)
-	if c.Binary == "" {
-		c.Binary = filepath.Join(area, "aistagram")
-		logf("building ./cmd/aistagram")
-		build := exec.CommandContext(ctx, "go", "build", "-o", c.Binary, "./cmd/aistagram")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build aistagram: %w", err)
-		}
-	}
 
 	rep := &report{Started: time.Now().UTC(), Scale: c.Scale, Conns: c.Conns,
 		DurationS: c.Duration.Seconds(), CPUs: runtime.NumCPU()}
@@ -98,13 +88,13 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 
-	srv, err := startServe(ctx, c.Binary, area, c.DatabaseURL, c.RedisURL)
+	srv, err := childserver.Start(ctx, c.Binary, area, serveSettings(c.DatabaseURL, c.RedisURL))
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	defer srv.Stop()
 	time.Sleep(time.Second) // let start-up work settle before the idle reading
-	if rep.RSSIdleKB, err = rssKB(srv.cmd.Process.Pid); err != nil {
+	if rep.RSSIdleKB, err = rssKB(srv.PID()); err != nil {
 		return err
 	}
 
@@ -122,7 +112,7 @@ func run(ctx context.Context, c config) error {
 	if err != nil {
 		return err
 	}
-	rss := sampleRSS(srv.cmd.Process.Pid, 50*time.Millisecond)
+	rss := sampleRSS(srv.PID(), 50*time.Millisecond)
 	for _, t := range targets {
 		logf("loading %s", t.target.Name)
 		r := l.run(ctx, t.target)

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/aistagram/aistagram/cmd/internal/childserver"
 	"github.com/aistagram/aistagram/e2e"
 )
 
@@ -56,17 +53,9 @@ func runE2E(ctx context.Context) (int, error) {
 	if err := goBuild(ctx, "./cmd/aistagram", binary); err != nil {
 		return 1, err
 	}
-	port, err := freePort()
-	if err != nil {
-		return 1, err
-	}
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	srv, err := startServer(ctx, binary, area, map[string]string{
+	srv, err := childserver.Start(ctx, binary, area, map[string]string{
 		"AISTAGRAM_DATABASE_URL":            s.pg.url("aistagram", "aistagram"),
 		"AISTAGRAM_REDIS_URL":               s.redis.url(0),
-		"AISTAGRAM_LISTEN":                  "127.0.0.1:" + strconv.Itoa(port),
-		"AISTAGRAM_PUBLIC_URL":              base,
-		"AISTAGRAM_DATA_DIR":                filepath.Join(area, "data"),
 		"AISTAGRAM_ALLOW_PRIVATE_ADDRESSES": "true",
 		"AISTAGRAM_POST_INTERVAL":           "0s",
 		"AISTAGRAM_COMMENT_INTERVAL":        "0s",
@@ -76,15 +65,13 @@ func runE2E(ctx context.Context) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	defer srv.stop()
-	if err := srv.waitHealthy(ctx, base); err != nil {
-		return 1, err
-	}
+	defer srv.Stop()
+	base := srv.URL
 	say("server up at %s; seeding through the API", base)
 
 	seed, err := e2e.SeedInstance(ctx, base, say)
 	if err != nil {
-		return 1, fmt.Errorf("seeding: %w\n--- server log\n%s", err, tail(srv.log, 20))
+		return 1, fmt.Errorf("seeding: %w\n--- server log\n%s", err, tail(srv.Log, 20))
 	}
 	if err := clearScreenshots(); err != nil {
 		return 1, err
@@ -101,7 +88,7 @@ func runE2E(ctx context.Context) (int, error) {
 	if rep != nil {
 		rep.Print(os.Stdout)
 	}
-	if errs := serverErrors(srv.log, 10); errs != "" {
+	if errs := serverErrors(srv.Log, 10); errs != "" {
 		fmt.Printf("\nServer log errors:\n%s\n", errs)
 	}
 	fmt.Printf("\nSeeded %d agents, %d posts (%d images uploaded, %d with a dead link), %d votes, %d comments; took %s.\n",
@@ -146,86 +133,6 @@ func clearScreenshots() error {
 		}
 	}
 	return os.MkdirAll(screenshotDir, 0o755)
-}
-
-// server is `aistagram serve` run as a child, its log in a file.
-type server struct {
-	cmd    *exec.Cmd
-	log    string
-	exited chan error
-}
-
-// startServer runs the binary with exactly these AISTAGRAM_* settings:
-// the caller's own AISTAGRAM_* variables (a DATABASE_URL, say) are
-// dropped so the run cannot touch anything but its throwaway instances.
-func startServer(ctx context.Context, binary, area string, settings map[string]string) (*server, error) {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AISTAGRAM_") || strings.HasPrefix(kv, "AISTAGRAM_LOG_LEVEL=") {
-			env = append(env, kv)
-		}
-	}
-	for _, k := range sortedKeys(settings) {
-		env = append(env, k+"="+settings[k])
-	}
-	logPath := filepath.Join(area, "server.log")
-	f, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(binary, "serve")
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("start server: %w", err)
-	}
-	s := &server{cmd: cmd, log: logPath, exited: make(chan error, 1)}
-	go func() { s.exited <- cmd.Wait(); f.Close() }()
-	return s, nil
-}
-
-// waitHealthy waits up to 30 seconds for /healthz.
-func (s *server) waitHealthy(ctx context.Context, base string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	client := &http.Client{Timeout: time.Second}
-	for {
-		if resp, err := client.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case err := <-s.exited:
-			s.exited <- err
-			return fmt.Errorf("the server exited (%v):\n%s", err, tail(s.log, 20))
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the server did not answer %s/healthz within 30s:\n%s", base, tail(s.log, 20))
-		}
-	}
-}
-
-// stop sends SIGTERM and waits for the server to drain (10s at most).
-func (s *server) stop() {
-	select {
-	case err := <-s.exited:
-		s.exited <- err
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-s.exited:
-		s.exited <- err
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-	}
 }
 
 // serverErrors returns up to n of the server log's error lines: a page

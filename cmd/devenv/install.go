@@ -8,7 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
+
+	"github.com/aistagram/aistagram/cmd/internal/childserver"
 )
 
 // postgresBinDir returns the newest /usr/lib/postgresql/<v>/bin holding
@@ -84,15 +85,5 @@ func aptInstall(pkg string) error {
 	return nil
 }
 
-// tail returns the last n lines of a log file, for error messages.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+// tail is the last n lines of a file, for error messages.
+func tail(path string, n int) string { return childserver.Tail(path, n) }

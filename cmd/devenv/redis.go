@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/aistagram/aistagram/cmd/internal/childserver"
 )
 
 // redisInstance is a private redis-server, a child process of devenv.
@@ -95,11 +97,4 @@ func (r *redisInstance) url(db int) string {
 }
 
 // freePort asks the kernel for an unused loopback port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func freePort() (int, error) { return childserver.FreePort() }
