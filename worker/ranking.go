@@ -15,17 +15,20 @@ import (
 
 // Task types of the ranking queue.
 const (
-	// TypeRecomputeRankings refreshes the scores of every recent post; the
-	// scheduler enqueues it every RankingInterval.
+	// TypeRecomputeRankings rewrites the hot scores that drifted past
+	// store.RankingTolerance and the scores of posts whose counters moved
+	// (store.RecomputeRankings); the scheduler enqueues it every
+	// RankingInterval.
 	TypeRecomputeRankings = "ranking:recompute"
 	// TypeRankPost refreshes one post's scores after a vote or comment.
 	TypeRankPost = "ranking:post"
 )
 
-// RankingWindow is how far back the periodic recompute reaches. A week-old
-// post's hot score is already about 1/2200 of a fresh one's, so older posts
-// only move again when they get a vote or comment (TypeRankPost).
-const RankingWindow = 7 * 24 * time.Hour
+// RankingWindow is how far back the periodic recompute follows hot scores
+// as they decay; older posts move again only when they get a vote or
+// comment (TypeRankPost). The store defines it, because its due index
+// (migrations/0010_ranking_incremental.sql) has it built in.
+const RankingWindow = store.RankingWindow
 
 // RankPostPayload names the post to rescore.
 type RankPostPayload struct {
@@ -56,8 +59,11 @@ func (h *rankingHandlers) recomputeAll(ctx context.Context, _ *asynq.Task) error
 	if err != nil {
 		return err
 	}
-	if err := h.feeds.Bump(ctx); err != nil {
-		return err
+	// Nothing rewritten, nothing reordered: the first pages stay valid.
+	if n > 0 {
+		if err := h.feeds.Bump(ctx); err != nil {
+			return err
+		}
 	}
 	h.log.Info("rankings recomputed", "posts", n, "duration_ms", time.Since(start).Milliseconds())
 	return nil
