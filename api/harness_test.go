@@ -130,6 +130,8 @@ func newInstanceWith(t testing.TB, opts instanceOpts) *instance {
 	cfg := testConfig()
 	cfg.URLs = federation.NewURLs(public)
 	cfg.Media = pipeline
+	cfg.Changes = listenForChanges(t, dbURL, log)
+	st.AnnounceCommits(cfg.Changes)
 	for _, f := range opts.tweak {
 		f(&cfg)
 	}
@@ -164,6 +166,30 @@ func newInstanceWith(t testing.TB, opts instanceOpts) *instance {
 		wg.Wait()
 	})
 	return &instance{t: t, URL: ts.URL, store: st, redis: rdb, fed: fed, dbURL: dbURL, redisURL: redisURL, dataDir: dataDir, images: images, pipeline: pipeline}
+}
+
+// listenForChanges starts store.Changes on the test database, as serve
+// does, so every test runs with public pages cached, and waits until it
+// listens.
+func listenForChanges(t testing.TB, dbURL string, log *slog.Logger) *store.Changes {
+	t.Helper()
+	changes := store.NewChanges(dbURL, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := changes.Run(ctx); err != nil {
+			t.Errorf("changes: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	for deadline := time.Now().Add(10 * time.Second); !changes.Live(); {
+		if time.Now().After(deadline) {
+			t.Fatal("change notifications did not start within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return changes
 }
 
 // response is a decoded answer.

@@ -65,7 +65,7 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 			identity = "key:" + hex.EncodeToString(hashAPIKey(token)[:16])
 		}
 		now := time.Now()
-		win, err := s.limiter.hit(r.Context(), "req:"+identity, s.cfg.RequestsPerMinute, time.Minute, now)
+		win, err := s.requests.hit(r.Context(), "req:"+identity, s.cfg.RequestsPerMinute, now)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

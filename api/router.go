@@ -7,6 +7,7 @@ import (
 
 	"github.com/aistagram/aistagram/federation"
 	"github.com/aistagram/aistagram/media"
+	"github.com/aistagram/aistagram/store"
 )
 
 // Per-route body limits. JSON bodies of the agent API are small; the media
@@ -28,7 +29,7 @@ func (s *Server) routes() *mux.Router {
 
 	// Discovery: how other servers find agents and learn what this is.
 	get := []string{http.MethodGet, http.MethodHead}
-	r.HandleFunc("/.well-known/webfinger", s.fed.WebFinger).Methods(get...)
+	r.HandleFunc("/.well-known/webfinger", s.cached(s.fed.WebFinger, store.TableAgents)).Methods(get...)
 	r.HandleFunc("/.well-known/host-meta", s.fed.HostMeta).Methods(get...)
 	r.HandleFunc("/.well-known/host-meta.json", s.fed.HostMetaJSON).Methods(get...)
 	r.HandleFunc("/.well-known/nodeinfo", s.fed.NodeInfoDiscovery).Methods(get...)
@@ -41,12 +42,16 @@ func (s *Server) routes() *mux.Router {
 	// AP paths send browsers to the HTML pages, and the HTML permalinks
 	// answer ActivityPub requests too (Pixelfed fetches posts by url).
 	r.HandleFunc("/actor", s.fed.InstanceActor).Methods(get...)
-	r.HandleFunc("/users/{name}", s.fed.SignedFetch(s.fed.Actor, true)).Methods(get...)
-	r.HandleFunc("/users/{name}/outbox", s.fed.SignedFetch(s.fed.Outbox, false)).Methods(get...)
+	// Documents read by every server that meets an agent or post are kept
+	// in memory (respcache.go) after the signature check, when there is one.
+	actor := s.cached(s.fed.Actor, store.TableAgents, store.TableMedia)
+	note := s.cached(s.fed.Note, store.TableAgents, store.TablePosts, store.TableMedia)
+	r.HandleFunc("/users/{name}", s.fed.SignedFetch(actor, true)).Methods(get...)
+	r.HandleFunc("/users/{name}/outbox", s.fed.SignedFetch(s.cached(s.fed.Outbox, store.TableAgents, store.TablePosts, store.TableMedia), false)).Methods(get...)
 	r.HandleFunc("/users/{name}/followers", s.fed.SignedFetch(s.fed.Followers, false)).Methods(get...)
 	r.HandleFunc("/users/{name}/following", s.fed.SignedFetch(s.fed.Following, false)).Methods(get...)
 	r.HandleFunc("/users/{name}/featured", s.fed.SignedFetch(s.fed.Featured, false)).Methods(get...)
-	r.HandleFunc("/posts/{id}", s.fed.SignedFetch(s.fed.Note, false)).Methods(get...)
+	r.HandleFunc("/posts/{id}", s.fed.SignedFetch(note, false)).Methods(get...)
 	r.HandleFunc("/posts/{id}/activity", s.fed.SignedFetch(s.fed.CreateActivity, false)).Methods(get...)
 	r.HandleFunc("/posts/{id}/replies", s.fed.SignedFetch(s.fed.Replies, false)).Methods(get...)
 	r.HandleFunc("/posts/{id}/likes", s.fed.SignedFetch(s.fed.Likes, false)).Methods(get...)
@@ -61,11 +66,12 @@ func (s *Server) routes() *mux.Router {
 
 	// Pages for people. The feed and profile pages page with the API's
 	// cursors (pages.go); the others are the web package's own.
-	r.HandleFunc("/", s.homePage).Methods(get...)
+	content := []string{store.TableAgents, store.TablePosts, store.TableMedia}
+	r.HandleFunc("/", s.cached(s.homePage, content...)).Methods(get...)
 	r.HandleFunc("/about", s.web.About).Methods(get...)
-	r.HandleFunc("/@{name}", negotiate(s.fed.SignedFetch(s.fed.Actor, true), s.profilePage)).Methods(get...)
+	r.HandleFunc("/@{name}", negotiate(s.fed.SignedFetch(actor, true), s.profilePage)).Methods(get...)
 	r.HandleFunc("/@{name}/feed.atom", s.web.AgentFeed).Methods(get...)
-	r.HandleFunc("/p/{id}", negotiate(s.fed.SignedFetch(s.fed.Note, false), s.web.Post)).Methods(get...)
+	r.HandleFunc("/p/{id}", negotiate(s.fed.SignedFetch(note, false), s.web.Post)).Methods(get...)
 	r.HandleFunc("/tags/{name}", s.tagPage).Methods(get...)
 	r.HandleFunc("/static/{name}", s.web.Static).Methods(get...)
 	r.HandleFunc("/favicon.ico", s.web.Favicon).Methods(get...)
@@ -76,13 +82,13 @@ func (s *Server) routes() *mux.Router {
 	// Uploads take non-JSON bodies up to the media limit, so they have
 	// their own chain (matched before the /api subrouter below).
 	r.Handle("/api/media", chain(s.authed(s.uploadMedia), s.identify, s.rateLimit,
-		limitBody(s.cfg.MediaMaxBytes+1<<20))).Methods(http.MethodPost)
+		limitBody(s.cfg.MediaMaxBytes+1<<20), s.announceWrites)).Methods(http.MethodPost)
 
 	// The agent API. Every route passes through the same chain: identify
 	// the caller (optional), count the request against the per-minute
 	// limit, cap the body, then the handler.
 	a := r.PathPrefix("/api").Subrouter()
-	a.Use(s.identify, s.rateLimit, limitBody(jsonBodyLimit))
+	a.Use(s.identify, s.rateLimit, limitBody(jsonBodyLimit), s.announceWrites)
 
 	a.Handle("/agents/register", s.handle(s.register)).Methods(http.MethodPost)
 	a.Handle("/agents/me", s.authed(s.me)).Methods(http.MethodGet)
@@ -91,7 +97,7 @@ func (s *Server) routes() *mux.Router {
 	a.Handle("/agents/{name}/posts", s.handle(s.agentPosts)).Methods(http.MethodGet)
 
 	a.Handle("/posts", s.authed(s.createPost)).Methods(http.MethodPost)
-	a.Handle("/posts/{id}", s.handle(s.getPost)).Methods(http.MethodGet)
+	a.Handle("/posts/{id}", s.cached(s.handle(s.getPost).ServeHTTP, content...)).Methods(http.MethodGet)
 	a.Handle("/posts/{id}", s.authed(s.deletePost)).Methods(http.MethodDelete)
 	a.Handle("/posts/{id}/vote", s.authed(s.vote)).Methods(http.MethodPost)
 	a.Handle("/posts/{id}/pin", s.authed(s.pin)).Methods(http.MethodPost)
@@ -101,7 +107,7 @@ func (s *Server) routes() *mux.Router {
 	a.Handle("/comments/{id}", s.handle(s.getComment)).Methods(http.MethodGet)
 	a.Handle("/comments/{id}", s.authed(s.deleteComment)).Methods(http.MethodDelete)
 
-	a.Handle("/feed", s.handle(s.feed)).Methods(http.MethodGet)
+	a.Handle("/feed", s.cached(s.handle(s.feed).ServeHTTP, content...)).Methods(http.MethodGet)
 	a.Handle("/categories", s.handle(s.categories)).Methods(http.MethodGet)
 	return r
 }

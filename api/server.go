@@ -38,6 +38,9 @@ type Config struct {
 	// URLs of stored ones; MediaMaxBytes caps an upload.
 	Media         *media.Pipeline
 	MediaMaxBytes int64
+	// Changes, when set (and live), lets public pages be served from
+	// memory (respcache.go); nil serves every request from the database.
+	Changes *store.Changes
 }
 
 // Server holds the dependencies of every handler.
@@ -50,9 +53,13 @@ type Server struct {
 	tasks   *worker.Client
 	feeds   *worker.FeedGeneration
 	limiter *limiter
-	log     *slog.Logger
+	// requests counts API requests for the per-minute limit.
+	requests *requestCounter
+	log      *slog.Logger
 	// uploadSlots bounds how many uploads are decoded at once.
 	uploadSlots chan struct{}
+	// respCache keeps public responses (nil without cfg.Changes).
+	respCache *responseCache
 
 	skillDoc []byte      // the rendered agent guide
 	router   *mux.Router // for working out 405s
@@ -61,19 +68,23 @@ type Server struct {
 // New builds the server. tasks is the asynq enqueue client.
 func New(cfg Config, st *store.Store, fed *federation.Service, rdb redis.UniversalClient, tasks *worker.Client, log *slog.Logger) (*Server, error) {
 	s := &Server{
-		cfg:     cfg,
-		store:   st,
-		fed:     fed,
-		redis:   rdb,
-		tasks:   tasks,
-		feeds:   worker.NewFeedGeneration(rdb),
-		limiter: &limiter{rdb: rdb},
-		log:     log,
+		cfg:      cfg,
+		store:    st,
+		fed:      fed,
+		redis:    rdb,
+		tasks:    tasks,
+		feeds:    worker.NewFeedGeneration(rdb),
+		limiter:  &limiter{rdb: rdb},
+		requests: newRequestCounter(rdb, time.Minute, log),
+		log:      log,
 
 		uploadSlots: make(chan struct{}, runtime.NumCPU()),
 	}
 	if cfg.Media == nil {
 		return nil, errors.New("api: no media pipeline configured")
+	}
+	if cfg.Changes != nil {
+		s.respCache = newResponseCache(cfg.Changes)
 	}
 	if s.cfg.MediaMaxBytes <= 0 {
 		s.cfg.MediaMaxBytes = 16 << 20

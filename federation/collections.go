@@ -125,7 +125,12 @@ func (s *Service) Outbox(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		size += len(b)
-		items = append(items, ap.Embed(create))
+		item, err := ap.EmbedRaw(b) // encoded once, for its size and the page
+		if err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+		items = append(items, item)
 	}
 	var next, prev string
 	if len(posts) > 0 {

@@ -76,7 +76,7 @@ func (s *Store) CreateAgent(ctx context.Context, a *Agent, apiKeyHash []byte) er
 // AgentByAPIKeyHash finds the agent owning an API key.
 func (s *Store) AgentByAPIKeyHash(ctx context.Context, hash []byte) (*Agent, error) {
 	var a Agent
-	err := s.db.GetContext(ctx, &a, `SELECT `+agentColumns+` FROM agents a WHERE a.api_key_hash = $1`, hash)
+	err := s.readOne(ctx, &a, `SELECT `+agentColumns+` FROM agents a WHERE a.api_key_hash = $1`, hash)
 	if err != nil {
 		return nil, notFound(err, "agent")
 	}
@@ -86,7 +86,7 @@ func (s *Store) AgentByAPIKeyHash(ctx context.Context, hash []byte) (*Agent, err
 // AgentByName finds an agent by its (lowercase) name.
 func (s *Store) AgentByName(ctx context.Context, name string) (*Agent, error) {
 	var a Agent
-	err := s.db.GetContext(ctx, &a, `SELECT `+agentColumns+` FROM agents a WHERE a.name = $1`, name)
+	err := s.readOne(ctx, &a, `SELECT `+agentColumns+` FROM agents a WHERE a.name = $1`, name)
 	if err != nil {
 		return nil, notFound(err, "agent "+name)
 	}
@@ -96,7 +96,7 @@ func (s *Store) AgentByName(ctx context.Context, name string) (*Agent, error) {
 // AgentByID finds an agent by id.
 func (s *Store) AgentByID(ctx context.Context, id uuid.UUID) (*Agent, error) {
 	var a Agent
-	err := s.db.GetContext(ctx, &a, `SELECT `+agentColumns+` FROM agents a WHERE a.id = $1`, id)
+	err := s.readOne(ctx, &a, `SELECT `+agentColumns+` FROM agents a WHERE a.id = $1`, id)
 	if err != nil {
 		return nil, notFound(err, "agent")
 	}

@@ -18,7 +18,7 @@ type ActorCounts struct {
 // ActorCounts counts an agent's live posts, followers and accepted follows.
 func (s *Store) ActorCounts(ctx context.Context, agentID uuid.UUID) (ActorCounts, error) {
 	var c ActorCounts
-	err := s.db.GetContext(ctx, &c, `SELECT
+	err := s.readOne(ctx, &c, `SELECT
 		(SELECT count(*) FROM posts WHERE agent_id = $1 AND deleted_at IS NULL AND media_status = 'ready') AS posts,
 		(SELECT count(*) FROM followers WHERE agent_id = $1) AS followers,
 		(SELECT count(*) FROM following WHERE agent_id = $1 AND accepted_at IS NOT NULL) AS following`, agentID)
@@ -62,7 +62,7 @@ func (s *Store) actorPage(ctx context.Context, table, extra string, agentID uuid
 	}
 	q += ` ORDER BY f.created_at DESC, f.remote_actor_id DESC LIMIT $2`
 	var out []ActorRef
-	if err := s.db.SelectContext(ctx, &out, q, args...); err != nil {
+	if err := s.readAll(ctx, &out, q, args...); err != nil {
 		return nil, fmt.Errorf("%s page: %w", table, err)
 	}
 	return out, nil
@@ -81,7 +81,7 @@ type Usage struct {
 // the last 4 and 24 weeks, as Mastodon counts), live posts and comments.
 func (s *Store) Usage(ctx context.Context) (Usage, error) {
 	var u Usage
-	err := s.db.GetContext(ctx, &u, `SELECT
+	err := s.readOne(ctx, &u, `SELECT
 		(SELECT count(*) FROM agents) AS users,
 		(SELECT count(*) FROM agents WHERE greatest(last_post_at, last_comment_at) > now() - interval '4 weeks') AS active_month,
 		(SELECT count(*) FROM agents WHERE greatest(last_post_at, last_comment_at) > now() - interval '24 weeks') AS active_halfyear,
@@ -105,7 +105,7 @@ type Like struct {
 // withdrawn vote or a vote whose id changed is ErrNotFound.
 func (s *Store) LikeByVoteID(ctx context.Context, voteID uuid.UUID) (*Like, error) {
 	var l Like
-	err := s.db.GetContext(ctx, &l, `SELECT v.id, v.post_id, a.name AS agent_name, v.created_at
+	err := s.readOne(ctx, &l, `SELECT v.id, v.post_id, a.name AS agent_name, v.created_at
 		FROM votes v JOIN agents a ON a.id = v.agent_id JOIN posts p ON p.id = v.post_id
 		WHERE v.id = $1 AND v.value = 1 AND p.deleted_at IS NULL`, voteID)
 	if err != nil {
@@ -126,7 +126,7 @@ func (s *Store) PostLikes(ctx context.Context, postID uuid.UUID, after *TimeCurs
 	}
 	q += ` ORDER BY v.created_at DESC, v.id DESC LIMIT $2`
 	var out []Like
-	if err := s.db.SelectContext(ctx, &out, q, args...); err != nil {
+	if err := s.readAll(ctx, &out, q, args...); err != nil {
 		return nil, fmt.Errorf("post likes: %w", err)
 	}
 	return out, nil

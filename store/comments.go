@@ -127,7 +127,7 @@ func (s *Store) CreateComment(ctx context.Context, nc NewComment, interval time.
 // CommentByID returns a live comment; a deleted one is ErrGone.
 func (s *Store) CommentByID(ctx context.Context, id uuid.UUID) (*Comment, error) {
 	var c Comment
-	if err := s.db.GetContext(ctx, &c, `SELECT `+commentColumns+commentFrom+`WHERE c.id = $1`, id); err != nil {
+	if err := s.readOne(ctx, &c, `SELECT `+commentColumns+commentFrom+`WHERE c.id = $1`, id); err != nil {
 		return nil, notFound(err, "comment")
 	}
 	if c.DeletedAt != nil {
@@ -234,7 +234,7 @@ func (s *Store) Comments(ctx context.Context, q CommentQuery) ([]Comment, error)
 	query := `SELECT ` + commentColumns + commentFrom + `WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY c.created_at ` + dir + `, c.id ` + dir + ` LIMIT $2`
 	var out []Comment
-	if err := s.db.SelectContext(ctx, &out, query, args...); err != nil {
+	if err := s.readAll(ctx, &out, query, args...); err != nil {
 		return nil, fmt.Errorf("comments: %w", err)
 	}
 	return out, nil
@@ -244,7 +244,7 @@ func (s *Store) Comments(ctx context.Context, q CommentQuery) ([]Comment, error)
 // replied-to first (then oldest first). Callers snapshot it for paging.
 func (s *Store) TopCommentIDs(ctx context.Context, postID uuid.UUID, max int) ([]uuid.UUID, error) {
 	var ids []uuid.UUID
-	err := s.db.SelectContext(ctx, &ids, `SELECT id FROM comments WHERE post_id = $1 AND deleted_at IS NULL
+	err := s.readAll(ctx, &ids, `SELECT id FROM comments WHERE post_id = $1 AND deleted_at IS NULL
 		ORDER BY reply_count DESC, created_at ASC, id ASC LIMIT $2`, postID, max)
 	if err != nil {
 		return nil, fmt.Errorf("top comment ids: %w", err)
@@ -258,7 +258,7 @@ func (s *Store) CommentsByIDs(ctx context.Context, ids []uuid.UUID) ([]Comment, 
 		return nil, nil
 	}
 	var rows []Comment
-	err := s.db.SelectContext(ctx, &rows, `SELECT `+commentColumns+commentFrom+
+	err := s.readAll(ctx, &rows, `SELECT `+commentColumns+commentFrom+
 		`WHERE c.id = ANY($1) AND c.deleted_at IS NULL`, pq.Array(uuidStrings(ids)))
 	if err != nil {
 		return nil, fmt.Errorf("comments by ids: %w", err)

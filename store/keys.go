@@ -22,7 +22,7 @@ func (s *Store) AgentKeyPair(ctx context.Context, agentID uuid.UUID) (KeyPair, e
 		Private sql.NullString `db:"private_key_pem"`
 		Public  sql.NullString `db:"public_key_pem"`
 	}
-	err := s.db.GetContext(ctx, &row, `SELECT private_key_pem, public_key_pem FROM agents WHERE id = $1`, agentID)
+	err := s.readOne(ctx, &row, `SELECT private_key_pem, public_key_pem FROM agents WHERE id = $1`, agentID)
 	if err != nil {
 		return KeyPair{}, notFound(err, "agent")
 	}
@@ -48,7 +48,7 @@ func (s *Store) SetAgentKeyPairIfMissing(ctx context.Context, agentID uuid.UUID,
 // InstanceKeyPair returns the named instance key pair, or a zero KeyPair.
 func (s *Store) InstanceKeyPair(ctx context.Context, id string) (KeyPair, error) {
 	var kp KeyPair
-	err := s.db.GetContext(ctx, &kp, `SELECT private_key_pem, public_key_pem FROM instance_keys WHERE id = $1`, id)
+	err := s.readOne(ctx, &kp, `SELECT private_key_pem, public_key_pem FROM instance_keys WHERE id = $1`, id)
 	if isNoRows(err) {
 		return KeyPair{}, nil
 	}

@@ -153,7 +153,7 @@ func checkUnattachedUploads(ctx context.Context, tx *sqlx.Tx, agentID uuid.UUID)
 // MediaByID returns one media row.
 func (s *Store) MediaByID(ctx context.Context, id uuid.UUID) (*Media, error) {
 	var m Media
-	if err := s.db.GetContext(ctx, &m, `SELECT `+mediaColumns+` FROM media WHERE id = $1`, id); err != nil {
+	if err := s.readOne(ctx, &m, `SELECT `+mediaColumns+` FROM media WHERE id = $1`, id); err != nil {
 		return nil, notFound(err, "media")
 	}
 	return &m, nil
@@ -166,7 +166,7 @@ func (s *Store) MediaForPosts(ctx context.Context, postIDs []uuid.UUID) (map[uui
 		return out, nil
 	}
 	var rows []Media
-	err := s.db.SelectContext(ctx, &rows, `SELECT `+mediaColumns+` FROM media WHERE post_id = ANY($1)
+	err := s.readAll(ctx, &rows, `SELECT `+mediaColumns+` FROM media WHERE post_id = ANY($1)
 		ORDER BY post_id, position`, pq.Array(uuidStrings(postIDs)))
 	if err != nil {
 		return nil, fmt.Errorf("media for posts: %w", err)
@@ -340,7 +340,7 @@ func (s *Store) MediaFailedFor(ctx context.Context, id uuid.UUID, reason string)
 // re-queues fetches whose task was lost.
 func (s *Store) PendingMedia(ctx context.Context, olderThan time.Duration, limit int) ([]uuid.UUID, error) {
 	var ids []uuid.UUID
-	err := s.db.SelectContext(ctx, &ids, `SELECT id FROM media WHERE status = 'pending'
+	err := s.readAll(ctx, &ids, `SELECT id FROM media WHERE status = 'pending'
 		AND created_at < clock_timestamp() - $1 * interval '1 millisecond' ORDER BY created_at LIMIT $2`,
 		olderThan.Milliseconds(), limit)
 	if err != nil {
@@ -410,7 +410,7 @@ func (s *Store) DeleteStaleUploads(ctx context.Context, maxAge time.Duration, li
 // still unused, so bytes uploaded again meanwhile keep their files.
 func (s *Store) CollectMediaGarbage(ctx context.Context, limit int, del func(ctx context.Context, keys []string) error) (int, error) {
 	var shas []string
-	if err := s.db.SelectContext(ctx, &shas, `SELECT sha256 FROM media_garbage ORDER BY created_at LIMIT $1`, limit); err != nil {
+	if err := s.readAll(ctx, &shas, `SELECT sha256 FROM media_garbage ORDER BY created_at LIMIT $1`, limit); err != nil {
 		return 0, fmt.Errorf("media garbage: %w", err)
 	}
 	deleted := 0

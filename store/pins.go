@@ -80,7 +80,7 @@ func (s *Store) UnpinPost(ctx context.Context, postID, agentID uuid.UUID) error 
 // first, or — when it pinned none — its MaxPins latest posts, so that a
 // Mastodon profile never looks empty. pinned says which it was.
 func (s *Store) FeaturedPosts(ctx context.Context, agentID uuid.UUID) (posts []Post, pinned bool, err error) {
-	err = s.db.SelectContext(ctx, &posts, `SELECT `+postColumns+postFrom+`JOIN pins pn ON pn.post_id = p.id
+	err = s.readAll(ctx, &posts, `SELECT `+postColumns+postFrom+`JOIN pins pn ON pn.post_id = p.id
 		WHERE pn.agent_id = $1 AND p.deleted_at IS NULL AND p.media_status = 'ready' ORDER BY pn.created_at DESC LIMIT $2`, agentID, MaxPins)
 	if err != nil {
 		return nil, false, fmt.Errorf("pinned posts: %w", err)
@@ -95,7 +95,7 @@ func (s *Store) FeaturedPosts(ctx context.Context, agentID uuid.UUID) (posts []P
 // PinnedPostIDs returns which of the given posts are pinned.
 func (s *Store) PinnedPostIDs(ctx context.Context, agentID uuid.UUID) (map[uuid.UUID]bool, error) {
 	var ids []uuid.UUID
-	if err := s.db.SelectContext(ctx, &ids, `SELECT post_id FROM pins WHERE agent_id = $1`, agentID); err != nil {
+	if err := s.readAll(ctx, &ids, `SELECT post_id FROM pins WHERE agent_id = $1`, agentID); err != nil {
 		return nil, fmt.Errorf("pinned ids: %w", err)
 	}
 	out := make(map[uuid.UUID]bool, len(ids))

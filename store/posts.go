@@ -171,7 +171,7 @@ func claimInterval(ctx context.Context, tx *sqlx.Tx, agentID uuid.UUID, column s
 // PostByID returns a live post; a deleted one is ErrGone.
 func (s *Store) PostByID(ctx context.Context, id uuid.UUID) (*Post, error) {
 	var p Post
-	if err := s.db.GetContext(ctx, &p, `SELECT `+postColumns+postFrom+`WHERE p.id = $1`, id); err != nil {
+	if err := s.readOne(ctx, &p, `SELECT `+postColumns+postFrom+`WHERE p.id = $1`, id); err != nil {
 		return nil, notFound(err, "post")
 	}
 	if p.DeletedAt != nil {
@@ -186,7 +186,7 @@ func (s *Store) PostsByIDs(ctx context.Context, ids []uuid.UUID) ([]Post, error)
 		return nil, nil
 	}
 	var rows []Post
-	err := s.db.SelectContext(ctx, &rows, `SELECT `+postColumns+postFrom+
+	err := s.readAll(ctx, &rows, `SELECT `+postColumns+postFrom+
 		`WHERE p.id = ANY($1) AND p.deleted_at IS NULL AND p.media_status <> 'failed'`, pq.Array(uuidStrings(ids)))
 	if err != nil {
 		return nil, fmt.Errorf("posts by ids: %w", err)
@@ -288,7 +288,7 @@ func (s *Store) NewestPosts(ctx context.Context, q FeedQuery) ([]Post, error) {
 	query := `SELECT ` + postColumns + postFrom + `WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY p.created_at ` + dir + `, p.id ` + dir + ` LIMIT ` + arg(q.Limit)
 	var posts []Post
-	if err := s.db.SelectContext(ctx, &posts, query, args...); err != nil {
+	if err := s.readAll(ctx, &posts, query, args...); err != nil {
 		return nil, fmt.Errorf("newest posts: %w", err)
 	}
 	if q.Before != nil {
@@ -327,7 +327,7 @@ func (s *Store) RankedPostIDs(ctx context.Context, r Ranking, category string, s
 		AND ($1 = '' OR p.category = $1) AND p.created_at >= $2
 		ORDER BY ` + order + ` LIMIT $3`
 	var ids []uuid.UUID
-	if err := s.db.SelectContext(ctx, &ids, query, category, since, max); err != nil {
+	if err := s.readAll(ctx, &ids, query, category, since, max); err != nil {
 		return nil, fmt.Errorf("ranked post ids: %w", err)
 	}
 	return ids, nil

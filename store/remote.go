@@ -336,7 +336,7 @@ func (s *Store) FollowRemote(ctx context.Context, agentID uuid.UUID, actorID int
 // follow was accepted.
 func (s *Store) FollowingState(ctx context.Context, agentID uuid.UUID, actorID int64) (exists, accepted bool, err error) {
 	var at *time.Time
-	err = s.db.GetContext(ctx, &at, `SELECT accepted_at FROM following WHERE agent_id = $1 AND remote_actor_id = $2`, agentID, actorID)
+	err = s.readOne(ctx, &at, `SELECT accepted_at FROM following WHERE agent_id = $1 AND remote_actor_id = $2`, agentID, actorID)
 	if isNoRows(err) {
 		return false, false, nil
 	}
@@ -349,7 +349,7 @@ func (s *Store) FollowingState(ctx context.Context, agentID uuid.UUID, actorID i
 // IsFollower reports whether a remote actor follows an agent.
 func (s *Store) IsFollower(ctx context.Context, agentID uuid.UUID, actorID int64) (bool, error) {
 	var ok bool
-	err := s.db.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM followers WHERE agent_id = $1 AND remote_actor_id = $2)`, agentID, actorID)
+	err := s.readOne(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM followers WHERE agent_id = $1 AND remote_actor_id = $2)`, agentID, actorID)
 	if err != nil {
 		return false, fmt.Errorf("is follower: %w", err)
 	}
@@ -359,7 +359,7 @@ func (s *Store) IsFollower(ctx context.Context, agentID uuid.UUID, actorID int64
 // CommentByAPID finds a remote comment by its Note id.
 func (s *Store) CommentByAPID(ctx context.Context, apID string) (*Comment, error) {
 	var c Comment
-	if err := s.db.GetContext(ctx, &c, `SELECT `+commentColumns+commentFrom+`WHERE c.ap_id = $1`, apID); err != nil {
+	if err := s.readOne(ctx, &c, `SELECT `+commentColumns+commentFrom+`WHERE c.ap_id = $1`, apID); err != nil {
 		return nil, notFound(err, "comment")
 	}
 	return &c, nil

@@ -56,7 +56,17 @@ type Store struct {
 	// released collects, per open transaction, the outbox rows it released.
 	releasedMu sync.Mutex
 	released   map[*sqlx.Tx][]int64
+	// stmts holds the reads prepared so far, by query text (see prepared).
+	stmts sync.Map
+	// changes, when set, hears of every transaction this process commits.
+	changes *Changes
 }
+
+// AnnounceCommits makes every transaction committed through this Store start
+// a new generation in c at once, so this process (its HTTP handlers and its
+// workers alike) reads its own writes from caches without waiting for
+// PostgreSQL's notification, which other processes wait for.
+func (s *Store) AnnounceCommits(c *Changes) { s.changes = c }
 
 // OnOutbox registers fn to be called after every commit that released
 // outbox rows, with their ids: the HTTP layer and the worker hand them to
@@ -96,8 +106,53 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	return &Store{db: db, released: make(map[*sqlx.Tx][]int64)}, nil
 }
 
-// Close releases the pool.
-func (s *Store) Close() error { return s.db.Close() }
+// Close releases the prepared statements and the pool.
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, st any) bool {
+		st.(*sqlx.Stmt).Close()
+		return true
+	})
+	return s.db.Close()
+}
+
+// prepared returns query as a statement prepared on the pool, preparing it
+// the first time. lib/pq runs an unprepared query with arguments in two
+// round trips (parse, then bind and execute); a prepared one takes one, and
+// PostgreSQL plans it once per connection rather than per call, which
+// doubles what a read-heavy page can serve. Only fixed query texts come
+// here (a handful of variants each), so the set stays small.
+func (s *Store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sqlx.Stmt), nil
+	}
+	st, err := s.db.PreparexContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sqlx.Stmt), nil
+	}
+	return st, nil
+}
+
+// readOne runs a one-row read as a prepared statement (sqlx's Get).
+func (s *Store) readOne(ctx context.Context, dest any, query string, args ...any) error {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return err
+	}
+	return st.GetContext(ctx, dest, args...)
+}
+
+// readAll runs a read as a prepared statement (sqlx's Select).
+func (s *Store) readAll(ctx context.Context, dest any, query string, args ...any) error {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return err
+	}
+	return st.SelectContext(ctx, dest, args...)
+}
 
 // Ping reports whether the database answers; /readyz uses it.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
@@ -134,6 +189,9 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error
 	}
 	if err = tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if s.changes != nil {
+		s.changes.BumpAll()
 	}
 	return nil
 }

@@ -33,6 +33,12 @@ type Config struct {
 	LogLevel              slog.Level
 	WorkerConcurrency     int
 	RankingInterval       time.Duration
+	// DatabaseMaxConns caps the PostgreSQL pool (0: four per core, at
+	// least 8). PostgreSQL on few cores serves fewer queries per second as
+	// clients are added, so a small pool is faster, not just lighter.
+	DatabaseMaxConns int
+	// DebugListen, when set, serves Go's profiler (/debug/pprof/) there.
+	DebugListen string
 	// NoWorker makes `serve` an API-only replica.
 	NoWorker bool
 }
@@ -62,7 +68,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string) (Config,
 		publicURL, postEvery, commentEvery     string
 		perMinute, perHour, allowPriv, authz   string
 		proxies, mediaMax, logLevel, rankEvery string
-		concurrency                            string
+		concurrency, dbConns                   string
 	)
 	fs.StringVar(&c.DatabaseURL, "database-url", env("AISTAGRAM_DATABASE_URL", "postgres://localhost:5432/aistagram?sslmode=disable"), "PostgreSQL URL (AISTAGRAM_DATABASE_URL)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("AISTAGRAM_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis URL (AISTAGRAM_REDIS_URL)")
@@ -85,6 +91,8 @@ func parseConfig(cmd string, args []string, getenv func(string) string) (Config,
 	fs.StringVar(&c.S3.PublicURL, "media-s3-public-url", env("AISTAGRAM_MEDIA_S3_PUBLIC_URL", ""), "public base URL of the bucket (AISTAGRAM_MEDIA_S3_PUBLIC_URL)")
 	fs.StringVar(&logLevel, "log-level", env("AISTAGRAM_LOG_LEVEL", "info"), "debug, info, warn or error (AISTAGRAM_LOG_LEVEL)")
 	fs.StringVar(&concurrency, "worker-concurrency", env("AISTAGRAM_WORKER_CONCURRENCY", "20"), "tasks processed at once (AISTAGRAM_WORKER_CONCURRENCY)")
+	fs.StringVar(&dbConns, "database-max-conns", env("AISTAGRAM_DATABASE_MAX_CONNS", "0"), "PostgreSQL connections per process; 0 picks four per core, at least 8 (AISTAGRAM_DATABASE_MAX_CONNS)")
+	fs.StringVar(&c.DebugListen, "debug-listen", env("AISTAGRAM_DEBUG_LISTEN", ""), "address for Go's profiler, /debug/pprof/ (keep it on loopback); empty disables (AISTAGRAM_DEBUG_LISTEN)")
 	fs.StringVar(&rankEvery, "ranking-interval", env("AISTAGRAM_RANKING_INTERVAL", "1m"), "how often recent posts are rescored (AISTAGRAM_RANKING_INTERVAL)")
 	if cmd == "serve" {
 		fs.BoolVar(&c.NoWorker, "no-worker", false, "serve HTTP only; run `aistagram worker` elsewhere")
@@ -120,6 +128,8 @@ func parseConfig(cmd string, args []string, getenv func(string) string) (Config,
 	check("AISTAGRAM_REGISTRATIONS_PER_HOUR (-registrations-per-hour)", err)
 	c.WorkerConcurrency, err = parseCount(concurrency)
 	check("AISTAGRAM_WORKER_CONCURRENCY (-worker-concurrency)", err)
+	c.DatabaseMaxConns, err = parseCount(dbConns)
+	check("AISTAGRAM_DATABASE_MAX_CONNS (-database-max-conns)", err)
 	c.AllowPrivateAddresses, err = strconv.ParseBool(allowPriv)
 	check("AISTAGRAM_ALLOW_PRIVATE_ADDRESSES (-allow-private-addresses)", err)
 	c.AuthorizedFetch, err = strconv.ParseBool(authz)

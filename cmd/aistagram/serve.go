@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"runtime"
 	"sync"
 	"time"
 
@@ -39,7 +41,7 @@ func (d *deps) Close() {
 // applies migrations (under goose's advisory lock, so replicas starting
 // together are safe).
 func connect(ctx context.Context, cfg Config, log *slog.Logger) (*deps, error) {
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxOpenConns: poolSize(cfg)})
 	if err != nil {
 		return nil, err
 	}
@@ -68,6 +70,16 @@ func connect(ctx context.Context, cfg Config, log *slog.Logger) (*deps, error) {
 	}
 	d.media = &media.Pipeline{Storage: storage, Limits: media.DefaultLimits()}
 	return d, nil
+}
+
+// poolSize is the configured PostgreSQL pool, or four connections per
+// core (at least 8): enough for the HTTP handlers and the workers' slow
+// tasks, few enough that PostgreSQL is not slowed by its own contention.
+func poolSize(cfg Config) int {
+	if cfg.DatabaseMaxConns > 0 {
+		return cfg.DatabaseMaxConns
+	}
+	return max(8, 4*runtime.NumCPU())
 }
 
 // newMediaStorage keeps media in S3-compatible storage when an endpoint is
@@ -171,6 +183,15 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	tasks := worker.NewClient(d.redis)
 	fed := newFederation(cfg, d, tasks, log)
+	changes := store.NewChanges(cfg.DatabaseURL, log.With("component", "changes"))
+	d.store.AnnounceCommits(changes)
+	changesCtx, stopChanges := context.WithCancel(ctx)
+	defer stopChanges()
+	go func() {
+		if err := changes.Run(changesCtx); err != nil {
+			log.Error("change notifications stopped; public pages are no longer cached", "err", err)
+		}
+	}()
 	srv, err := api.New(api.Config{
 		URLs:                 federation.NewURLs(cfg.PublicURL),
 		PostInterval:         cfg.PostInterval,
@@ -181,6 +202,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Version:              version,
 		Media:                d.media,
 		MediaMaxBytes:        cfg.MediaMaxBytes,
+		Changes:              changes,
 	}, d.store, fed, d.redis, tasks, log)
 	if err != nil {
 		return err
@@ -212,6 +234,14 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}()
 	}
 
+	if cfg.DebugListen != "" {
+		stopDebug, err := serveDebug(cfg.DebugListen, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
+
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	log.Info("serving", "listen", ln.Addr().String(), "public_url", cfg.PublicURL.String(),
@@ -233,4 +263,23 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		err = nil
 	}
 	return err
+}
+
+// serveDebug serves Go's profiler on its own listener, never on the public
+// one: profiles show internals and a CPU profile costs CPU.
+func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug listener on %s (AISTAGRAM_DEBUG_LISTEN): %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("profiler listening", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }

@@ -1,0 +1,214 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/aistagram/aistagram/store"
+)
+
+// Public pages that everyone reads — first feed pages, posts, actors,
+// WebFinger, outboxes — are kept in memory as finished responses. An entry
+// is valid for one generation of the tables it was built from
+// (store.Changes: every commit that touches them, in any process, starts a
+// new one), so nothing is served after the rows it shows changed; writers
+// in this process bump the generation before answering, so the next read
+// here sees the write at once, and other processes within the
+// notification's delivery time. Only anonymous GETs are cached: an
+// authenticated response carries the caller's own votes. Pages behind a
+// cursor are not cached (only first pages are read often enough to
+// matter), and a miss is computed once for all the requests waiting on it.
+const (
+	// cacheMaxAge bounds how long an entry lives without any write, for the
+	// few pages that change with time alone (sort=top&t=day).
+	cacheMaxAge = 10 * time.Second
+	// cacheMaxBytes is the memory the cache may hold; cacheMaxEntry the
+	// largest response it keeps.
+	cacheMaxBytes = 32 << 20
+	cacheMaxEntry = 1 << 20
+)
+
+// responseCache holds the responses.
+type responseCache struct {
+	changes *store.Changes
+	fills   singleflight.Group
+
+	mu      sync.Mutex
+	entries map[string]*cachedResponse
+	bytes   int
+}
+
+// cachedResponse is one finished response and when it is valid.
+type cachedResponse struct {
+	gen    uint64
+	at     time.Time
+	status int
+	header http.Header
+	body   []byte
+}
+
+func newResponseCache(changes *store.Changes) *responseCache {
+	return &responseCache{changes: changes, entries: map[string]*cachedResponse{}}
+}
+
+// cached serves h through the cache; tables are those h's response is built
+// from. Requests that cannot be cached pass straight through.
+func (s *Server) cached(h http.HandlerFunc, tables ...string) http.HandlerFunc {
+	c := s.respCache
+	return func(w http.ResponseWriter, r *http.Request) {
+		if c == nil || !c.changes.Live() || r.Method != http.MethodGet ||
+			r.Header.Get("Authorization") != "" || r.URL.Query().Has("cursor") {
+			h(w, r)
+			return
+		}
+		key := r.URL.Path + "?" + r.URL.RawQuery + "\x00" + r.Header.Get("Accept")
+		gen := c.changes.Generation(tables...)
+		if e := c.get(key, gen); e != nil {
+			e.write(w)
+			return
+		}
+		v, _, _ := c.fills.Do(key+"\x00"+strconv.FormatUint(gen, 10), func() (any, error) {
+			// The fill outlives the request that started it: others wait on it.
+			rec := &responseRecorder{header: http.Header{}, status: http.StatusOK}
+			h(rec, r.WithContext(context.WithoutCancel(r.Context())))
+			e := &cachedResponse{gen: gen, at: time.Now(), status: rec.status, header: rec.header, body: rec.body.Bytes()}
+			if cacheable(e.status) && len(e.body) <= cacheMaxEntry {
+				c.put(key, e)
+			}
+			return e, nil
+		})
+		v.(*cachedResponse).write(w)
+	}
+}
+
+// cacheable statuses are answers about the data, not about the request.
+func cacheable(status int) bool {
+	return status == http.StatusOK || status == http.StatusNotFound || status == http.StatusGone
+}
+
+func (c *responseCache) get(key string, gen uint64) *cachedResponse {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[key]
+	if e == nil || e.gen != gen || time.Since(e.at) > cacheMaxAge {
+		return nil
+	}
+	return e
+}
+
+func (c *responseCache) put(key string, e *cachedResponse) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.entries[key]; old != nil {
+		if old.gen > e.gen {
+			return // a newer generation's fill finished first
+		}
+		c.bytes -= len(old.body)
+	}
+	c.entries[key] = e
+	c.bytes += len(e.body)
+	if c.bytes > cacheMaxBytes {
+		c.evict()
+	}
+}
+
+// evict drops the entries older than half their lifetime (superseded ones
+// among them), then any others, until the cache is at three quarters of its
+// budget.
+func (c *responseCache) evict() {
+	now := time.Now()
+	for k, e := range c.entries {
+		if now.Sub(e.at) > cacheMaxAge/2 {
+			c.bytes -= len(e.body)
+			delete(c.entries, k)
+		}
+	}
+	for k, e := range c.entries {
+		if c.bytes <= cacheMaxBytes*3/4 {
+			break
+		}
+		c.bytes -= len(e.body)
+		delete(c.entries, k)
+	}
+}
+
+func (e *cachedResponse) write(w http.ResponseWriter) {
+	h := w.Header()
+	for k, v := range e.header {
+		h[k] = append([]string(nil), v...) // later middleware may append
+	}
+	h.Set("Content-Length", strconv.Itoa(len(e.body)))
+	w.WriteHeader(e.status)
+	_, _ = w.Write(e.body)
+}
+
+// responseRecorder captures what a handler writes.
+type responseRecorder struct {
+	header      http.Header
+	status      int
+	wroteHeader bool
+	body        bytes.Buffer
+}
+
+func (r *responseRecorder) Header() http.Header { return r.header }
+
+func (r *responseRecorder) WriteHeader(status int) {
+	if !r.wroteHeader {
+		r.status, r.wroteHeader = status, true
+	}
+}
+
+func (r *responseRecorder) Write(b []byte) (int, error) {
+	r.wroteHeader = true
+	return r.body.Write(b)
+}
+
+// announceWrites starts a new generation of every cached table as soon as
+// a write request answers successfully (handlers answer after their
+// commit), before the caller can read again: its next anonymous read in
+// this process is fresh without waiting for the database's notification.
+func (s *Server) announceWrites(next http.Handler) http.Handler {
+	if s.respCache == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			next.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(&announcingWriter{ResponseWriter: w, changes: s.respCache.changes}, r)
+	})
+}
+
+// announcingWriter bumps the generations when a 2xx status is written.
+type announcingWriter struct {
+	http.ResponseWriter
+	changes *store.Changes
+	done    bool
+}
+
+func (a *announcingWriter) WriteHeader(status int) {
+	if !a.done {
+		a.done = true
+		if status >= 200 && status < 300 {
+			a.changes.BumpAll()
+		}
+	}
+	a.ResponseWriter.WriteHeader(status)
+}
+
+func (a *announcingWriter) Write(b []byte) (int, error) {
+	if !a.done {
+		a.WriteHeader(http.StatusOK)
+	}
+	return a.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (a *announcingWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
