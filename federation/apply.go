@@ -34,6 +34,12 @@ func (s *Service) ApplyInbox(ctx context.Context, id int64) error {
 	if entry.ProcessedAt != nil {
 		return nil
 	}
+	return s.applyEntry(ctx, entry)
+}
+
+// applyEntry applies one loaded, pending inbox entry (see ApplyInbox).
+func (s *Service) applyEntry(ctx context.Context, entry *store.InboxEntry) error {
+	id := entry.ID
 	act, err := ap.ParseActivity(entry.Body)
 	if err != nil {
 		return s.store.MarkInboxProcessed(ctx, id, "unparseable: "+err.Error())
@@ -53,11 +59,99 @@ func (s *Service) ApplyInbox(ctx context.Context, id int64) error {
 	}
 }
 
+// ApplyInboxBatch applies stored inbox entries in the order they were
+// received, with the same outcome as ApplyInbox on each in turn. Runs of
+// Likes are applied together, in one transaction (store.ApplyLikes): a
+// viral post brings Likes by the thousand, and one commit per Like is what
+// would limit applying them. Everything else, and any Like the batch
+// cannot take as it is (its actor not cached or stale, its post gone), is
+// applied on its own as ApplyInbox does. It returns the failures worth
+// retrying, joined; what was applied stays applied, and a retry skips it.
+func (s *Service) ApplyInboxBatch(ctx context.Context, ids []int64) error {
+	entries, err := s.store.PendingInboxByIDs(ctx, ids)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	var run []likeEntry
+	flush := func() {
+		if len(run) > 0 {
+			errs = append(errs, s.applyLikes(ctx, run))
+			run = run[:0]
+		}
+	}
+	for i := range entries {
+		e := &entries[i]
+		if act, err := ap.ParseActivity(e.Body); err == nil && (act.Type == ap.TypeLike || act.Type == ap.TypeEmojiReact) {
+			run = append(run, likeEntry{entry: e, act: act})
+			continue
+		}
+		flush() // keep the order of receipt around anything else
+		errs = append(errs, s.applyEntry(ctx, e))
+	}
+	flush()
+	return errors.Join(errs...)
+}
+
+// likeEntry is a pending inbox entry holding a Like.
+type likeEntry struct {
+	entry *store.InboxEntry
+	act   *ap.Activity
+}
+
+// applyLikes applies a run of Likes in one transaction where it can: the
+// actor must be cached and fresh (apply would otherwise refetch it) and
+// the object must name one of our posts. The rest, and Likes whose post
+// turns out gone, go through applyEntry one by one, which closes them
+// with the reason.
+func (s *Service) applyLikes(ctx context.Context, run []likeEntry) error {
+	uris := make([]string, 0, len(run))
+	for _, l := range run {
+		uris = append(uris, l.act.ActorID())
+	}
+	actors, err := s.store.RemoteActorsByURIs(ctx, uris)
+	if err != nil {
+		return err
+	}
+	now := s.resolver.now()
+	var likes []store.RemoteLike
+	var alone []*store.InboxEntry
+	byID := make(map[int64]*store.InboxEntry, len(run))
+	for _, l := range run {
+		a := actors[l.act.ActorID()]
+		postID, ok := s.localPostID(l.act.ObjectID())
+		if a == nil || now.Sub(a.FetchedAt) >= actorStaleAfter || !ok {
+			alone = append(alone, l.entry)
+			continue
+		}
+		byID[l.entry.ID] = l.entry
+		likes = append(likes, store.RemoteLike{InboxID: l.entry.ID, PostID: postID, ActorID: a.ID, LikeID: l.act.ID})
+	}
+	left, err := s.store.ApplyLikes(ctx, likes)
+	if err != nil {
+		// One at a time, a failure stays with its own entry.
+		s.log.WarnContext(ctx, "applying Likes together failed; applying each alone", "likes", len(likes), "err", err)
+		left = left[:0]
+		for _, l := range likes {
+			left = append(left, l.InboxID)
+		}
+	}
+	for _, id := range left {
+		alone = append(alone, byID[id])
+	}
+	var errs []error
+	for _, e := range alone {
+		errs = append(errs, s.applyEntry(ctx, e))
+	}
+	return errors.Join(errs...)
+}
+
 func (s *Service) apply(ctx context.Context, id int64, act *ap.Activity) error {
 	actor, err := s.resolver.FetchActor(ctx, act.ActorID(), false)
 	if err != nil {
 		if act.Type == ap.TypeDelete && act.ObjectID() == act.ActorID() {
 			if existing, lerr := s.store.RemoteActorByURI(ctx, act.ActorID()); lerr == nil {
+				defer s.resolver.ForgetActor(existing.URI) // after the key is blanked
 				return s.store.ApplyDeleteRemoteActor(ctx, id, existing.ID)
 			}
 		}
@@ -89,6 +183,7 @@ func (s *Service) apply(ctx context.Context, id int64, act *ap.Activity) error {
 		return s.applyUpdate(ctx, id, act, actor)
 	case ap.TypeDelete:
 		if act.ObjectID() == actor.URI {
+			defer s.resolver.ForgetActor(actor.URI) // after the key is blanked
 			return s.store.ApplyDeleteRemoteActor(ctx, id, actor.ID)
 		}
 		return s.store.ApplyDeleteRemoteComment(ctx, id, act.ObjectID(), actor.ID)

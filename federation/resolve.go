@@ -89,6 +89,7 @@ type Resolver struct {
 	log        *slog.Logger
 	now        func() time.Time // for the cache TTL and the limiter; tests move it
 	limiter    *keyFetchLimiter
+	keys       keyCache
 }
 
 // NewResolver returns a Resolver that signs its fetches with the instance
@@ -193,8 +194,8 @@ func (r *Resolver) FetchActor(ctx context.Context, uri string, refresh bool) (*s
 // A keyId is fetched at most once per keyRefetchInterval (refreshes and
 // cache misses alike); a caller that is held back gets whatever the cache
 // has then, after waiting for a fetch of the same key already under way.
-// Parsed keys are not cached in memory: parsing a PEM costs microseconds
-// and a cache would have to be bounded and invalidated.
+// Cached keys are also kept parsed in memory for keyCacheTTL (see
+// keyCache); a refresh always reads past that to the database.
 func (r *Resolver) ResolveKey(ctx context.Context, keyID string, refresh bool) (crypto.PublicKey, string, error) {
 	keyURL, err := keyFetchURL(keyID)
 	if err != nil {
@@ -215,7 +216,9 @@ func (r *Resolver) ResolveKey(ctx context.Context, keyID string, refresh bool) (
 				return nil, "", ctx.Err()
 			}
 		}
-		key, owner, err := r.cachedKey(ctx, keyID)
+		// Another request may just have stored a new key: read the
+		// database, not the memory cache.
+		key, owner, err := r.storedKey(ctx, keyID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, "", fmt.Errorf("key %q was fetched less than %s ago without result; not fetching it again yet", keyID, keyRefetchInterval)
 		}
@@ -231,6 +234,7 @@ func (r *Resolver) ResolveKey(ctx context.Context, keyID string, refresh bool) (
 	if err != nil { // checked before storing; only a bug gets here
 		return nil, "", fmt.Errorf("key %q of %s: %w", keyID, row.URI, err)
 	}
+	r.keys.put(keyID, key, row.URI, r.now())
 	return key, row.URI, nil
 }
 
@@ -269,6 +273,15 @@ func (r *Resolver) FetchObject(ctx context.Context, uri string) ([]byte, error) 
 // comments stay threaded): ErrActorGone, without asking its server again.
 // Fetching the actor successfully again (FetchActor) restores the key.
 func (r *Resolver) cachedKey(ctx context.Context, keyID string) (crypto.PublicKey, string, error) {
+	if key, owner, ok := r.keys.get(keyID, r.now()); ok {
+		return key, owner, nil
+	}
+	return r.storedKey(ctx, keyID)
+}
+
+// storedKey is cachedKey read from the database, which it then caches in
+// memory.
+func (r *Resolver) storedKey(ctx context.Context, keyID string) (crypto.PublicKey, string, error) {
 	row, err := r.store.RemoteActorByKeyID(ctx, keyID)
 	if err != nil {
 		return nil, "", err
@@ -280,7 +293,84 @@ func (r *Resolver) cachedKey(ctx context.Context, keyID string) (crypto.PublicKe
 	if err != nil {
 		return nil, "", fmt.Errorf("cached key %q of %s: %w", keyID, row.URI, err)
 	}
+	r.keys.put(keyID, key, row.URI, r.now())
 	return key, row.URI, nil
+}
+
+// ForgetActor drops an actor's keys from the memory cache: its row's key
+// changed or was blanked (the actor deleted itself).
+func (r *Resolver) ForgetActor(uri string) { r.keys.forgetOwner(uri) }
+
+const (
+	// keyCacheTTL is how long a parsed key is trusted in memory without
+	// reading remote_actors again. Every signed POST needs its sender's
+	// key, and at thousands of activities a second that read was a
+	// database round trip per request. Changes made in this process
+	// (a refetch, an actor's self-deletion) update the cache at once; a
+	// change made by another process (an API-only replica beside the
+	// worker) is seen within the TTL. A rotated key never waits for it:
+	// a signature that fails with the cached key refreshes from the
+	// database and then the sender's server.
+	keyCacheTTL = time.Minute
+	// maxCachedRemoteKeys bounds the cache's memory (a parsed RSA-2048 public key
+	// is well under 1 KiB).
+	maxCachedRemoteKeys = 20_000
+)
+
+// keyCache holds parsed public keys by keyId. The zero value is ready.
+type keyCache struct {
+	mu sync.Mutex
+	m  map[string]keyCacheEntry
+}
+
+type keyCacheEntry struct {
+	key   crypto.PublicKey
+	owner string
+	until time.Time
+}
+
+func (c *keyCache) get(keyID string, now time.Time) (crypto.PublicKey, string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[keyID]
+	if !ok || now.After(e.until) {
+		return nil, "", false
+	}
+	return e.key, e.owner, true
+}
+
+func (c *keyCache) put(keyID string, key crypto.PublicKey, owner string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]keyCacheEntry)
+	}
+	if _, ok := c.m[keyID]; !ok && len(c.m) >= maxCachedRemoteKeys {
+		// Full: drop the expired entries, else an arbitrary one (a miss
+		// costs one database read, nothing more).
+		for k, e := range c.m {
+			if now.After(e.until) {
+				delete(c.m, k)
+			}
+		}
+		for k := range c.m {
+			if len(c.m) < maxCachedRemoteKeys {
+				break
+			}
+			delete(c.m, k)
+		}
+	}
+	c.m[keyID] = keyCacheEntry{key: key, owner: owner, until: now.Add(keyCacheTTL)}
+}
+
+func (c *keyCache) forgetOwner(owner string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.m {
+		if e.owner == owner {
+			delete(c.m, k)
+		}
+	}
 }
 
 // fetchKeyOwner fetches keyURL and, through it, the actor owning keyID
@@ -389,7 +479,12 @@ func (r *Resolver) storeActor(ctx context.Context, a *ap.Actor, keyID, keyPEM st
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrActorInvalid, a.ID, err)
 	}
-	return r.store.UpsertRemoteActor(ctx, row)
+	stored, err := r.store.UpsertRemoteActor(ctx, row)
+	if err != nil {
+		return nil, err
+	}
+	r.keys.forgetOwner(stored.URI) // its key may have changed
+	return stored, nil
 }
 
 // actorRow turns a parsed actor into the row we store, enforcing

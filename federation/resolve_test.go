@@ -1040,10 +1040,44 @@ func TestResolveKeyDeletedActor(t *testing.T) {
 	if _, err := g.st.DB().ExecContext(ctx, `UPDATE remote_actors SET public_key_pem = '' WHERE key_id = $1`, keyID); err != nil {
 		t.Fatal(err)
 	}
+	// Deleted behind the resolver's back (by another process): seen once
+	// the parsed key's time in memory is up.
+	g.clock.Add(keyCacheTTL + time.Second)
 	if _, _, err := g.res.ResolveKey(ctx, keyID, false); !errors.Is(err, ErrActorGone) {
 		t.Fatalf("err %v, want ErrActorGone", err)
 	}
 	g.wantHits(t)
+}
+
+// TestResolveKeyMemoryCache: a cached key is answered from memory (the
+// database is not read again) until its actor is forgotten, as an actor's
+// refetch or self-deletion in this process does.
+func TestResolveKeyMemoryCache(t *testing.T) {
+	g := newResolveRig(t)
+	ctx := context.Background()
+	g.remote.doc("/users/alice", g.remote.actor("alice", &g.keys[1].PublicKey))
+	keyID := g.remote.url("/users/alice#main-key")
+	if _, _, err := g.res.ResolveKey(ctx, keyID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.st.DB().ExecContext(ctx, `UPDATE remote_actors SET public_key_pem = '' WHERE key_id = $1`, keyID); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		before func()
+		gone   bool
+	}{
+		{"cached", func() {}, false},
+		{"forgotten", func() { g.res.ForgetActor(g.remote.url("/users/alice")) }, true},
+	} {
+		tc.before()
+		_, owner, err := g.res.ResolveKey(ctx, keyID, false)
+		if gone := errors.Is(err, ErrActorGone); gone != tc.gone || (!gone && (err != nil || owner != g.remote.url("/users/alice"))) {
+			t.Errorf("%s: owner %q, err %v; want gone %v", tc.name, owner, err, tc.gone)
+		}
+	}
+	g.wantHits(t, "/users/alice")
 }
 
 func TestFetchObject(t *testing.T) {

@@ -51,6 +51,9 @@ type Service struct {
 	usageMu    sync.Mutex
 	usage      store.Usage
 	usageUntil time.Time
+
+	// inbox group-commits received activities (inbox.go).
+	inbox inboxWriter
 }
 
 // New builds the service.

@@ -85,32 +85,53 @@ type Recipient struct {
 	Personal bool
 }
 
-// FanOut turns a released outbox row into deliveries, once: render is called
-// (inside the transaction, with the row locked) to produce the activity and
-// any recipients beyond the row's audience (the remote author a comment
-// answers); the activity is stored and one pending delivery is created per
-// distinct inbox: the followers' shared inboxes (or their own when their
-// server has none) for posts, comments and profile changes, the one remote
-// actor's personal inbox for Accept and Follow. A nil activity sends
-// nothing (the post was deleted before its Create went out, say). Calling it again for a row already fanned out just
-// returns its pending deliveries, so a fan-out interrupted after the commit
-// but before its tasks were queued is finished by a retry or the sweep.
+// FanOut turns a released outbox row into deliveries, once: render
+// produces the activity and any recipients beyond the row's audience (the
+// remote author a comment answers); the activity is stored and one
+// pending delivery is created per distinct inbox: the followers' shared
+// inboxes (or their own when their server has none) for posts, comments
+// and profile changes, the one remote actor's personal inbox for Accept
+// and Follow. A nil activity sends nothing (the post was deleted before
+// its Create went out, say). Calling it again for a row already fanned out
+// just returns its pending deliveries, so a fan-out interrupted after the
+// commit but before its tasks were queued is finished by a retry or the
+// sweep.
+//
+// render runs before the transaction, not inside it: it reads the post,
+// its media and its author through the pool, and a fan-out that held one
+// connection while waiting for another deadlocked as soon as the
+// concurrent fan-outs outnumbered the pool (a burst of posts, a small
+// pool). Whether this call is the one that fans the row out is decided
+// under the row's lock, so two concurrent calls still create the
+// deliveries once; the loser's render is dropped.
 func (s *Store) FanOut(ctx context.Context, id int64,
 	render func(ctx context.Context, row *OutboxRow) (activity []byte, to []Recipient, err error)) ([]int64, error) {
+	var row OutboxRow
+	if err := s.readOne(ctx, &row, `SELECT `+outboxColumns+` FROM outbox WHERE id = $1`, id); err != nil {
+		return nil, notFound(err, "outbox row")
+	}
+	if row.ReleasedAt == nil {
+		return nil, nil // held (its media is not ready); the release fans it out
+	}
+	var (
+		activity []byte
+		to       []Recipient
+		rendered bool
+	)
+	if row.FannedOutAt == nil {
+		var err error
+		if activity, to, err = render(ctx, &row); err != nil {
+			return nil, err
+		}
+		rendered = true
+	}
 	var ids []int64
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var row OutboxRow
-		if err := tx.GetContext(ctx, &row, `SELECT `+outboxColumns+` FROM outbox WHERE id = $1 FOR UPDATE`, id); err != nil {
+		var fannedOut *time.Time
+		if err := tx.GetContext(ctx, &fannedOut, `SELECT fanned_out_at FROM outbox WHERE id = $1 FOR UPDATE`, id); err != nil {
 			return notFound(err, "outbox row")
 		}
-		if row.ReleasedAt == nil {
-			return nil // held (its media is not ready); the release fans it out
-		}
-		if row.FannedOutAt == nil {
-			activity, to, err := render(ctx, &row)
-			if err != nil {
-				return err
-			}
+		if fannedOut == nil && rendered {
 			audience, err := s.audience(ctx, tx, &row)
 			if err != nil {
 				return err
@@ -204,14 +225,21 @@ type Delivery struct {
 	AgentID   *uuid.UUID      `db:"agent_id"`
 	AgentName string          `db:"agent_name"`
 	Kind      OutboxKind      `db:"kind"`
+	// HostUnavailableUntil is when the host's open circuit lets it be
+	// tried again; nil (or past) while the circuit is closed.
+	HostUnavailableUntil *time.Time `db:"host_unavailable_until"`
 }
 
-// DeliveryByID loads a delivery with the activity and sender it carries.
+// DeliveryByID loads a delivery with the activity and sender it carries,
+// and its host's circuit: everything one attempt needs, in one prepared
+// query (a delivery is one signature plus as few round trips as can be).
 func (s *Store) DeliveryByID(ctx context.Context, id int64) (*Delivery, error) {
 	var d Delivery
-	err := s.db.GetContext(ctx, &d, `SELECT d.id, d.outbox_id, d.inbox, d.host, d.personal, d.status, d.attempts,
-			o.activity, o.agent_id, coalesce(a.name, '') AS agent_name, o.kind
+	err := s.readOne(ctx, &d, `SELECT d.id, d.outbox_id, d.inbox, d.host, d.personal, d.status, d.attempts,
+			o.activity, o.agent_id, coalesce(a.name, '') AS agent_name, o.kind,
+			h.unavailable_until AS host_unavailable_until
 		FROM deliveries d JOIN outbox o ON o.id = d.outbox_id LEFT JOIN agents a ON a.id = o.agent_id
+			LEFT JOIN hosts h ON h.host = d.host
 		WHERE d.id = $1`, id)
 	if err != nil {
 		return nil, notFound(err, "delivery")
@@ -220,19 +248,37 @@ func (s *Store) DeliveryByID(ctx context.Context, id int64) (*Delivery, error) {
 }
 
 // RecordDeliveryAttempt stores the outcome of one attempt: delivered,
-// failed for good, or still pending (to be retried). Success and failure
-// also update the host's health in the same transaction.
-func (s *Store) RecordDeliveryAttempt(ctx context.Context, id int64, host string, status int, errText string, outcome string) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = $2, attempts = attempts + 1, last_status = nullif($3, 0),
-			last_error = nullif($4, ''), updated_at = clock_timestamp(),
-			delivered_at = CASE WHEN $2 = 'delivered' THEN clock_timestamp() END
-			WHERE id = $1`, id, outcome, status, truncate(errText, 500))
-		if err != nil {
-			return fmt.Errorf("record delivery: %w", err)
-		}
-		return nil
-	})
+// failed for good, or still pending (to be retried). A delivery closes its
+// host's circuit (RecordHostSuccess) in the same statement, so the common
+// case, a healthy host that took the activity, costs one round trip and
+// one commit; the hosts row is only written when it had failures to clear.
+//
+// That commit does not wait for the WAL to reach the disk
+// (synchronous_commit off, for this transaction only): with fsync on, a
+// worker slot otherwise sits out one disk flush per delivery, and on a
+// busy disk that, not signing, bounds deliveries per second. What a crash
+// can lose is the last fraction of a second of outcomes, never intent: the
+// outbox and delivery rows were committed durably at fan-out, an outcome
+// lost leaves its delivery pending, and the sweep sends it again, which
+// an inbox already tolerates (a crash between the POST and this commit
+// did the same, and receivers drop an activity id they have seen).
+func (s *Store) RecordDeliveryAttempt(ctx context.Context, id int64, status int, errText string, outcome string) error {
+	st, err := s.prepared(ctx, `WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),
+		d AS (
+			UPDATE deliveries SET status = $2, attempts = attempts + 1, last_status = nullif($3, 0),
+				last_error = nullif($4, ''), updated_at = clock_timestamp(),
+				delivered_at = CASE WHEN $2 = 'delivered' THEN clock_timestamp() END
+			WHERE id = $1 AND EXISTS (SELECT FROM async) RETURNING host)
+		UPDATE hosts h SET failures = 0, first_failure_at = NULL, unavailable_until = NULL,
+			last_success_at = clock_timestamp()
+		FROM d WHERE $2 = 'delivered' AND h.host = d.host AND (h.failures > 0 OR h.unavailable_until IS NOT NULL)`)
+	if err != nil {
+		return fmt.Errorf("record delivery: %w", err)
+	}
+	if _, err := st.ExecContext(ctx, id, outcome, status, truncate(errText, 500)); err != nil {
+		return fmt.Errorf("record delivery: %w", err)
+	}
+	return nil
 }
 
 // StalePendingDeliveries lists pending deliveries untouched for a while:

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // RemoteActor is an actor on another server that federation has fetched and
@@ -105,4 +106,22 @@ func (s *Store) remoteActorWhere(ctx context.Context, where string, arg any) (*R
 		return nil, fmt.Errorf("read remote actor: %w", err)
 	}
 	return &a, nil
+}
+
+// RemoteActorsByURIs returns the stored actors among uris, by URI: the
+// batch form of RemoteActorByURI, for applying many activities at once.
+func (s *Store) RemoteActorsByURIs(ctx context.Context, uris []string) (map[string]*RemoteActor, error) {
+	out := make(map[string]*RemoteActor, len(uris))
+	if len(uris) == 0 {
+		return out, nil
+	}
+	var rows []RemoteActor
+	if err := s.db.SelectContext(ctx, &rows, `SELECT `+remoteActorColumns+` FROM remote_actors WHERE uri = ANY($1)`,
+		pq.Array(uris)); err != nil {
+		return nil, fmt.Errorf("read remote actors: %w", err)
+	}
+	for i := range rows {
+		out[rows[i].URI] = &rows[i]
+	}
+	return out, nil
 }

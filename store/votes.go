@@ -106,19 +106,105 @@ func (s *Store) VotesBy(ctx context.Context, agentID uuid.UUID, postIDs []uuid.U
 	if len(postIDs) == 0 {
 		return out, nil
 	}
-	rows, err := s.db.QueryxContext(ctx, `SELECT post_id, value FROM votes WHERE agent_id = $1 AND post_id = ANY($2)`,
-		agentID, pq.Array(uuidStrings(postIDs)))
-	if err != nil {
+	var rows []struct {
+		PostID uuid.UUID `db:"post_id"`
+		Value  int       `db:"value"`
+	}
+	if err := s.readAll(ctx, &rows, `SELECT post_id, value FROM votes WHERE agent_id = $1 AND post_id = ANY($2)`,
+		agentID, pq.Array(uuidStrings(postIDs))); err != nil {
 		return nil, fmt.Errorf("votes by agent: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id uuid.UUID
-		var v int
-		if err := rows.Scan(&id, &v); err != nil {
-			return nil, fmt.Errorf("scan vote: %w", err)
-		}
-		out[id] = v
+	for _, r := range rows {
+		out[r.PostID] = r.Value
 	}
-	return out, rows.Err()
+	return out, nil
+}
+
+// RemoteLike is a received Like to apply with ApplyLikes.
+type RemoteLike struct {
+	InboxID int64
+	PostID  uuid.UUID
+	ActorID int64
+	LikeID  string
+}
+
+// ApplyLikes applies many remote Likes in one transaction, with the same
+// effect as ApplyLike on each in turn: a remote vote per (post, actor),
+// the post's upvotes raised by the votes actually added, and each inbox
+// entry marked processed in the same transaction as its vote, so a crash
+// leaves every entry either applied or pending and a retry changes
+// nothing. Entries already processed are skipped.
+//
+// A Like of a post that is gone or missing is not applied here: its inbox
+// id is returned in left, for the caller to apply on its own (which closes
+// it with the reason). Locks are taken in the order ApplyLike takes them
+// (inbox rows, then posts), each set sorted, so concurrent batches and
+// single applications cannot deadlock.
+func (s *Store) ApplyLikes(ctx context.Context, likes []RemoteLike) (left []int64, err error) {
+	if len(likes) == 0 {
+		return nil, nil
+	}
+	inboxIDs := make([]int64, len(likes))
+	postIDs := make([]string, len(likes))
+	for i, l := range likes {
+		inboxIDs[i], postIDs[i] = l.InboxID, l.PostID.String()
+	}
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		left = left[:0]
+		var pending []int64
+		if err := tx.SelectContext(ctx, &pending, `SELECT id FROM inbox WHERE id = ANY($1) AND processed_at IS NULL
+			ORDER BY id FOR UPDATE`, pq.Array(inboxIDs)); err != nil {
+			return fmt.Errorf("lock inbox entries: %w", err)
+		}
+		var live []uuid.UUID
+		if err := tx.SelectContext(ctx, &live, `SELECT id FROM posts WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL
+			ORDER BY id FOR NO KEY UPDATE`, pq.Array(postIDs)); err != nil {
+			return fmt.Errorf("lock posts: %w", err)
+		}
+		isPending := make(map[int64]bool, len(pending))
+		for _, id := range pending {
+			isPending[id] = true
+		}
+		isLive := make(map[uuid.UUID]bool, len(live))
+		for _, id := range live {
+			isLive[id] = true
+		}
+		var votePosts, likeIDs []string
+		var voteActors, applied []int64
+		for _, l := range likes {
+			switch {
+			case !isPending[l.InboxID]:
+				// applied already (a retried task) or not ours to apply
+			case !isLive[l.PostID]:
+				left = append(left, l.InboxID)
+			default:
+				votePosts = append(votePosts, l.PostID.String())
+				voteActors = append(voteActors, l.ActorID)
+				likeIDs = append(likeIDs, l.LikeID)
+				applied = append(applied, l.InboxID)
+			}
+		}
+		if len(applied) == 0 {
+			return nil
+		}
+		// Only the votes actually added count, as in ApplyLike: a second
+		// Like of a post by the same actor adds nothing. The entries are
+		// marked in the same statement (a data-modifying WITH always runs
+		// to completion), one round trip for the lot.
+		if _, err := tx.ExecContext(ctx, `WITH added AS (
+				INSERT INTO remote_votes (post_id, remote_actor_id, like_activity_id)
+				SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[])
+				ON CONFLICT DO NOTHING RETURNING post_id),
+			marked AS (UPDATE inbox SET processed_at = clock_timestamp() WHERE id = ANY($4))
+			UPDATE posts p SET upvotes = p.upvotes + a.n
+			FROM (SELECT post_id, count(*) AS n FROM added GROUP BY post_id) a WHERE p.id = a.post_id`,
+			pq.Array(votePosts), pq.Array(voteActors), pq.Array(likeIDs), pq.Array(applied)); err != nil {
+			return fmt.Errorf("store remote votes: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return left, nil
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -93,6 +94,40 @@ func (c *Client) ApplyInbox(ctx context.Context, inboxID int64) error {
 	return c.enqueueOnce(ctx, TypeApplyInbox, inboxID)
 }
 
+// InboxBatchPayload names inbox entries applied by one task: the inbox's
+// group commit stores up to a few hundred at once, and one task (one
+// Redis round trip to queue, one to run) per batch instead of per entry
+// keeps Redis out of the way. ID is the first of IDs, so code that reads
+// every federation payload as an IDPayload still finds a row.
+type InboxBatchPayload struct {
+	Version int     `json:"v"`
+	ID      int64   `json:"id"`
+	IDs     []int64 `json:"ids"`
+}
+
+// ApplyInboxBatch queues inbox entries as one task (federation.Enqueuer).
+// Its task id is derived from the entries, so queueing the same batch
+// twice is a no-op.
+func (c *Client) ApplyInboxBatch(ctx context.Context, inboxIDs []int64) error {
+	switch len(inboxIDs) {
+	case 0:
+		return nil
+	case 1:
+		return c.ApplyInbox(ctx, inboxIDs[0])
+	}
+	b, err := json.Marshal(InboxBatchPayload{Version: 1, ID: inboxIDs[0], IDs: inboxIDs})
+	if err != nil {
+		return fmt.Errorf("encode inbox batch: %w", err)
+	}
+	taskID := fmt.Sprintf("%s:%d+%d", TypeApplyInbox, inboxIDs[0], len(inboxIDs))
+	opts := append([]asynq.Option{asynq.TaskID(taskID), asynq.Queue(QueueFederation)}, federationTaskOptions(TypeApplyInbox)...)
+	_, err = c.c.EnqueueContext(ctx, asynq.NewTask(TypeApplyInbox, b), opts...)
+	if err == nil || errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil
+	}
+	return fmt.Errorf("enqueue inbox batch of %d from %d: %w", len(inboxIDs), inboxIDs[0], err)
+}
+
 // FanOut queues the fan-out of released outbox rows; the store calls it
 // after each commit (store.OnOutbox).
 func (c *Client) FanOut(ctx context.Context, outboxIDs []int64) error {
@@ -110,6 +145,40 @@ func (c *Client) Deliver(ctx context.Context, deliveryID int64) error {
 	return c.enqueueOnce(ctx, TypeDeliver, deliveryID)
 }
 
+// enqueuesInFlight is how many enqueues DeliverAll keeps going at once.
+const enqueuesInFlight = 8
+
+// DeliverAll queues many deliveries, a few enqueues in flight at once: one
+// after the other, a fan-out to 2,000 hosts waits out 2,000 Redis round
+// trips before its last delivery is even queued. asynq has no batch
+// enqueue that keeps task ids, and the ids are what make a re-queue by the
+// sweep a no-op. Early ids are queued first, so delivery starts at once.
+func (c *Client) DeliverAll(ctx context.Context, deliveryIDs []int64) error {
+	switch len(deliveryIDs) {
+	case 0:
+		return nil
+	case 1:
+		return c.Deliver(ctx, deliveryIDs[0])
+	}
+	n := min(enqueuesInFlight, len(deliveryIDs))
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for w := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(deliveryIDs); i += n {
+				if err := c.Deliver(ctx, deliveryIDs[i]); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
 type federationHandlers struct {
 	fed        *federation.Service
 	store      *store.Store
@@ -120,6 +189,10 @@ type federationHandlers struct {
 }
 
 func (h *federationHandlers) applyInbox(ctx context.Context, t *asynq.Task) error {
+	var p InboxBatchPayload
+	if err := json.Unmarshal(t.Payload(), &p); err == nil && len(p.IDs) > 0 {
+		return h.fed.ApplyInboxBatch(ctx, p.IDs)
+	}
 	id, err := parseID(t)
 	if err != nil {
 		return err
@@ -139,10 +212,8 @@ func (h *federationHandlers) fanOut(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	for _, d := range deliveries {
-		if err := h.tasks.Deliver(ctx, d); err != nil {
-			return err // retried; deliveries already queued are not duplicated
-		}
+	if err := h.tasks.DeliverAll(ctx, deliveries); err != nil {
+		return err // retried; deliveries already queued are not duplicated
 	}
 	if len(deliveries) > 0 {
 		h.log.DebugContext(ctx, "fanned out", "outbox_id", id, "deliveries", len(deliveries))
@@ -179,12 +250,10 @@ func (h *federationHandlers) deliver(ctx context.Context, t *asynq.Task) error {
 	last := retry >= maxRetry
 
 	// A host whose circuit is open is not tried: the delivery waits for
-	// the circuit to close, so one dead server never clogs the queue.
-	until, err := h.store.HostUnavailableUntil(ctx, d.Host)
-	if err != nil {
-		return err
-	}
-	if wait := time.Until(until); wait > 0 {
+	// the circuit to close, so one dead server never clogs the queue. The
+	// circuit came with the delivery, in the same query.
+	if d.HostUnavailableUntil != nil && time.Until(*d.HostUnavailableUntil) > 0 {
+		wait := time.Until(*d.HostUnavailableUntil)
 		if last {
 			return h.giveUp(ctx, d, 0, "host unavailable")
 		}
@@ -194,10 +263,8 @@ func (h *federationHandlers) deliver(ctx context.Context, t *asynq.Task) error {
 	out := h.fed.Deliver(ctx, d)
 	switch {
 	case out.OK:
-		if err := h.store.RecordDeliveryAttempt(ctx, id, d.Host, out.Status, "", "delivered"); err != nil {
-			return err
-		}
-		return h.store.RecordHostSuccess(ctx, d.Host)
+		// Also closes the host's circuit, in the same statement.
+		return h.store.RecordDeliveryAttempt(ctx, id, out.Status, "", "delivered")
 	case out.Permanent:
 		if out.Gone {
 			if n, err := h.store.RemoveFollowersAtInbox(ctx, d.Inbox); err == nil && n > 0 {
@@ -213,7 +280,7 @@ func (h *federationHandlers) deliver(ctx context.Context, t *asynq.Task) error {
 	if last {
 		return h.giveUp(ctx, d, out.Status, out.Err.Error())
 	}
-	if err := h.store.RecordDeliveryAttempt(ctx, id, d.Host, out.Status, out.Err.Error(), "pending"); err != nil {
+	if err := h.store.RecordDeliveryAttempt(ctx, id, out.Status, out.Err.Error(), "pending"); err != nil {
 		return err
 	}
 	reopen, err := h.store.RecordHostFailure(ctx, d.Host, breaker)
@@ -226,7 +293,7 @@ func (h *federationHandlers) deliver(ctx context.Context, t *asynq.Task) error {
 
 func (h *federationHandlers) giveUp(ctx context.Context, d *store.Delivery, status int, reason string) error {
 	h.log.InfoContext(ctx, "delivery abandoned", "delivery", d.ID, "inbox", d.Inbox, "reason", reason)
-	return h.store.RecordDeliveryAttempt(ctx, d.ID, d.Host, status, reason, "failed")
+	return h.store.RecordDeliveryAttempt(ctx, d.ID, status, reason, "failed")
 }
 
 // sweep re-queues work that Redis lost or a crash dropped.
@@ -242,10 +309,8 @@ func (h *federationHandlers) sweep(ctx context.Context, _ *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	for _, id := range deliveries {
-		if err := h.tasks.Deliver(ctx, id); err != nil {
-			return err
-		}
+	if err := h.tasks.DeliverAll(ctx, deliveries); err != nil {
+		return err
 	}
 	inbox, err := h.store.PendingInbox(ctx, min(h.sweepAfter, time.Minute), 1000)
 	if err != nil {

@@ -1,0 +1,187 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aistagram/aistagram/store"
+	"github.com/aistagram/aistagram/store/storetest"
+)
+
+// TestRecordDeliveryAttempt: one attempt's outcome is recorded in one
+// statement that also closes the host's circuit when the activity was
+// delivered, and leaves the host alone otherwise; DeliveryByID brings the
+// circuit along with the delivery.
+func TestRecordDeliveryAttempt(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.New(t)
+	db := st.DB()
+	var outboxID int64
+	if err := db.GetContext(ctx, &outboxID, `INSERT INTO outbox (kind, activity, released_at, fanned_out_at)
+		VALUES ('create_post', '{"type":"Create"}', now(), now()) RETURNING id`); err != nil {
+		t.Fatal(err)
+	}
+	future := time.Now().Add(time.Hour)
+
+	tests := []struct {
+		name     string
+		failures int        // the host's failures before the attempt; -1: no hosts row
+		until    *time.Time // its open circuit
+		outcome  string
+		status   int
+		errText  string
+		// what the host looks like afterwards
+		wantFailures int
+		wantOpen     bool
+		wantSuccess  bool
+	}{
+		{name: "healthy host, delivered", failures: -1, outcome: "delivered", status: 202, wantFailures: -1},
+		{name: "failing host, delivered", failures: 3, outcome: "delivered", status: 202, wantSuccess: true},
+		{name: "open circuit, delivered", failures: 12, until: &future, outcome: "delivered", status: 200, wantSuccess: true},
+		{name: "failing host, still pending", failures: 3, outcome: "pending", status: 503, errText: "inbox answered 503",
+			wantFailures: 3},
+		{name: "open circuit, failed for good", failures: 12, until: &future, outcome: "failed", status: 0,
+			errText: "host unavailable", wantFailures: 12, wantOpen: true},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			host := fmt.Sprintf("host%d.example", i)
+			if tc.failures >= 0 {
+				if _, err := db.ExecContext(ctx, `INSERT INTO hosts (host, failures, first_failure_at, unavailable_until)
+					VALUES ($1, $2, now(), $3)`, host, tc.failures, tc.until); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var id int64
+			if err := db.GetContext(ctx, &id, `INSERT INTO deliveries (outbox_id, inbox, host)
+				VALUES ($1, $2, $3) RETURNING id`, outboxID, "https://"+host+"/inbox", host); err != nil {
+				t.Fatal(err)
+			}
+
+			d, err := st.DeliveryByID(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(d.Activity) != `{"type": "Create"}` || d.Status != "pending" || d.Host != host {
+				t.Errorf("delivery = %+v", d)
+			}
+			if open := d.HostUnavailableUntil != nil && d.HostUnavailableUntil.After(time.Now()); open != (tc.until != nil) {
+				t.Errorf("delivery says the circuit is open: %v, want %v", open, tc.until != nil)
+			}
+
+			if err := st.RecordDeliveryAttempt(ctx, id, tc.status, tc.errText, tc.outcome); err != nil {
+				t.Fatal(err)
+			}
+			var row struct {
+				Status      string         `db:"status"`
+				Attempts    int            `db:"attempts"`
+				LastStatus  sql.NullInt64  `db:"last_status"`
+				LastError   sql.NullString `db:"last_error"`
+				DeliveredAt *time.Time     `db:"delivered_at"`
+			}
+			if err := db.GetContext(ctx, &row, `SELECT status, attempts, last_status, last_error, delivered_at
+				FROM deliveries WHERE id = $1`, id); err != nil {
+				t.Fatal(err)
+			}
+			if row.Status != tc.outcome || row.Attempts != 1 || row.LastStatus.Int64 != int64(tc.status) ||
+				row.LastError.String != tc.errText || (row.DeliveredAt != nil) != (tc.outcome == "delivered") {
+				t.Errorf("delivery row = %+v", row)
+			}
+
+			var h struct {
+				Failures    int        `db:"failures"`
+				Until       *time.Time `db:"unavailable_until"`
+				LastSuccess *time.Time `db:"last_success_at"`
+			}
+			err = db.GetContext(ctx, &h, `SELECT failures, unavailable_until, last_success_at FROM hosts WHERE host = $1`, host)
+			if tc.wantFailures == -1 && !tc.wantSuccess {
+				if !errors.Is(err, sql.ErrNoRows) {
+					t.Errorf("a healthy host got a hosts row (%+v, %v)", h, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Failures != tc.wantFailures || (h.Until != nil) != tc.wantOpen || (h.LastSuccess != nil) != tc.wantSuccess {
+				t.Errorf("host = failures %d, open %v, success recorded %v; want %d, %v, %v",
+					h.Failures, h.Until != nil, h.LastSuccess != nil, tc.wantFailures, tc.wantOpen, tc.wantSuccess)
+			}
+		})
+	}
+}
+
+// TestFanOutConcurrent: fan-outs of a burst of rows, several at once per
+// row, on a pool smaller than the number of fan-outs in flight, with a
+// render that reads through the pool as the real one does. Every row is
+// fanned out exactly once, and none waits forever for a connection held
+// by another fan-out's transaction.
+func TestFanOutConcurrent(t *testing.T) {
+	st := storetest.New(t)
+	db := st.DB()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var actor int64
+	if err := db.GetContext(ctx, &actor, `INSERT INTO remote_actors (uri, type, host, inbox)
+		VALUES ('https://remote.example/users/a', 'Person', 'remote.example', 'https://remote.example/users/a/inbox')
+		RETURNING id`); err != nil {
+		t.Fatal(err)
+	}
+	const rows, callsPerRow = 6, 3
+	var ids []int64
+	if err := db.SelectContext(ctx, &ids, `INSERT INTO outbox (kind, remote_actor_id, released_at)
+		SELECT 'accept_follow', $1, now() FROM generate_series(1, $2) RETURNING id`, actor, rows); err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(2)
+
+	render := func(ctx context.Context, row *store.OutboxRow) ([]byte, []store.Recipient, error) {
+		var one int
+		if err := db.GetContext(ctx, &one, `SELECT 1`); err != nil {
+			return nil, nil, err
+		}
+		return []byte(fmt.Sprintf(`{"type":"Accept","id":"https://local.example/accepts/%d"}`, row.ID)), nil, nil
+	}
+	type result struct {
+		row        int64
+		deliveries []int64
+		err        error
+	}
+	results := make(chan result, rows*callsPerRow)
+	for _, id := range ids {
+		for range callsPerRow {
+			go func() {
+				d, err := st.FanOut(ctx, id, render)
+				results <- result{id, d, err}
+			}()
+		}
+	}
+	got := map[int64][]int64{}
+	for range rows * callsPerRow {
+		r := <-results
+		if r.err != nil {
+			t.Fatalf("fan-out of row %d: %v", r.row, r.err)
+		}
+		if len(r.deliveries) != 1 {
+			t.Fatalf("fan-out of row %d returned deliveries %v, want one", r.row, r.deliveries)
+		}
+		if prev, ok := got[r.row]; ok && prev[0] != r.deliveries[0] {
+			t.Fatalf("row %d: one call returned delivery %d, another %d", r.row, prev[0], r.deliveries[0])
+		}
+		got[r.row] = r.deliveries
+	}
+	var deliveries, fannedOut int
+	if err := db.GetContext(ctx, &deliveries, `SELECT count(*) FROM deliveries`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.GetContext(ctx, &fannedOut, `SELECT count(*) FROM outbox WHERE fanned_out_at IS NOT NULL AND activity IS NOT NULL`); err != nil {
+		t.Fatal(err)
+	}
+	if deliveries != rows || fannedOut != rows {
+		t.Errorf("%d deliveries and %d rows fanned out, want %d of each", deliveries, fannedOut, rows)
+	}
+}
