@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -13,11 +14,14 @@ import (
 
 // target is one thing the load generator hammers. URL is called for every
 // request with the connection's index and its request count, so a target
-// can vary the path (random post ids, say).
+// can vary the path (random post ids, say). A target with Body POSTs what
+// it returns as JSON; Auth, when set, gives each connection its API key.
 type target struct {
 	Name   string
 	URL    func(conn, n int) string
 	Header http.Header
+	Body   func(conn, n int) []byte
+	Auth   func(conn int) string
 }
 
 // result is one target's figures.
@@ -33,6 +37,8 @@ type result struct {
 	// Ratios to the ceilings measured in the same run (0 when not asked).
 	VsHTTP float64 `json:"vs_http_ceiling,omitempty"`
 	VsDB   float64 `json:"vs_db_ceiling,omitempty"`
+	// VsWrite is the ratio to pgbench's TPS, for writes.
+	VsWrite float64 `json:"vs_write_ceiling,omitempty"`
 }
 
 // loader is a bounded closed-loop generator: conns goroutines, each with
@@ -80,7 +86,11 @@ func (l *loader) run(ctx context.Context, t target) result {
 			defer wg.Done()
 			lat := make([]time.Duration, 0, 4096)
 			for n := 0; issue.Err() == nil; n++ {
-				req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL(c, n), nil)
+				method, body := http.MethodGet, io.Reader(nil)
+				if t.Body != nil {
+					method, body = http.MethodPost, bytes.NewReader(t.Body(c, n))
+				}
+				req, err := http.NewRequestWithContext(ctx, method, t.URL(c, n), body)
 				if err != nil {
 					errs.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
@@ -88,6 +98,12 @@ func (l *loader) run(ctx context.Context, t target) result {
 				}
 				for k, v := range t.Header {
 					req.Header[k] = v
+				}
+				if t.Body != nil {
+					req.Header.Set("Content-Type", "application/json")
+				}
+				if t.Auth != nil {
+					req.Header.Set("Authorization", "Bearer "+t.Auth(c))
 				}
 				t0 := time.Now()
 				resp, err := l.client.Do(req)

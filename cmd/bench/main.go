@@ -41,6 +41,10 @@ type config struct {
 	Conns       int
 	Duration    time.Duration
 	Out         string
+	// PGBin is PostgreSQL's bin directory, for pgbench (the write ceiling).
+	PGBin string
+	// ProfileDir, when set, receives a CPU profile of serve per target.
+	ProfileDir string
 }
 
 func main() {
@@ -53,6 +57,8 @@ func main() {
 	fs.IntVar(&c.Conns, "conns", 64, "concurrent connections of the load generator")
 	fs.DurationVar(&c.Duration, "duration", 5*time.Second, "how long each target is loaded")
 	fs.StringVar(&c.Out, "out", "bench/results", "directory for the Markdown and JSON results")
+	fs.StringVar(&c.ProfileDir, "profile", "", "directory for a CPU profile of serve under each target (go tool pprof reads them)")
+	fs.StringVar(&c.PGBin, "pg-bin", os.Getenv("AISTAGRAM_TEST_PG_BIN"), "PostgreSQL's bin directory, for pgbench (default: PATH)")
 	_ = fs.Parse(os.Args[1:])
 	if c.DatabaseURL == "" || c.RedisURL == "" || c.Binary == "" {
 		fmt.Fprintln(os.Stderr, "bench: -database-url, -redis-url and -aistagram are required (make bench sets them)")
@@ -74,7 +80,7 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
 }
 
-func run(ctx context.Context, c config) error {
+func run(ctx context.Context, c config) (err error) {
 	area, err := os.MkdirTemp("", "aistagram-bench-")
 	if err != nil {
 		return err
@@ -88,11 +94,24 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 
-	srv, err := childserver.Start(ctx, c.Binary, area, serveSettings(c.DatabaseURL, c.RedisURL))
+	settings := serveSettings(c.DatabaseURL, c.RedisURL)
+	var prof *profiler
+	if c.ProfileDir != "" {
+		if prof, err = newProfiler(c.ProfileDir, c.Duration); err != nil {
+			return err
+		}
+		settings["AISTAGRAM_DEBUG_LISTEN"] = prof.addr
+	}
+	srv, err := childserver.Start(ctx, c.Binary, area, settings)
 	if err != nil {
 		return err
 	}
 	defer srv.Stop()
+	defer func() {
+		if err != nil {
+			logf("serve's last log lines:\n%s", childserver.Tail(srv.Log, 30))
+		}
+	}()
 	time.Sleep(time.Second) // let start-up work settle before the idle reading
 	if rep.RSSIdleKB, err = rssKB(srv.PID()); err != nil {
 		return err
@@ -108,25 +127,44 @@ func run(ctx context.Context, c config) error {
 	if err := measureCeilings(ctx, l, pool, srv.URL, rep); err != nil {
 		return err
 	}
-	targets, err := serverTargets(ctx, srv.URL, d)
+	logf("ceiling: writes (pgbench, %d clients)", pgbenchClients)
+	if rep.Ceilings.WriteTPS, err = writeCeiling(ctx, pool, c.DatabaseURL, c.PGBin, c.Duration); err != nil {
+		return err
+	}
+	images, err := imageServer()
+	if err != nil {
+		return err
+	}
+	defer images.close()
+	targets, err := serverTargets(ctx, srv.URL, images.URL, d)
 	if err != nil {
 		return err
 	}
 	rss := sampleRSS(srv.PID(), 50*time.Millisecond)
 	for _, t := range targets {
 		logf("loading %s", t.target.Name)
+		done := prof.capture(ctx, t.target.Name)
 		r := l.run(ctx, t.target)
+		done()
 		l.close()
 		r.VsHTTP = ratio(r.RPS, rep.Ceilings.HTTP.RPS)
 		if t.vsDB {
 			r.VsDB = ratio(r.RPS, rep.Ceilings.DB.RPS)
+		}
+		if t.write {
+			r.VsWrite = ratio(r.RPS, rep.Ceilings.WriteTPS)
 		}
 		rep.Targets = append(rep.Targets, r)
 		if ctx.Err() != nil {
 			break
 		}
 	}
+	measureFanOut(ctx, pool, srv.URL, c.Scale, prof, rep)
+	measureIntake(ctx, l, pool, srv.URL, d, c.Scale, prof, rep)
 	rep.RSSPeakKB = rss.stop()
+	if rep.CountersWrong, err = countersExact(ctx, pool); err != nil {
+		return fmt.Errorf("check the counters: %w", err)
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}

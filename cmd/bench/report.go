@@ -20,8 +20,8 @@ type report struct {
 
 	Dataset              *dataset `json:"dataset"`
 	SeedSeconds          float64  `json:"seed_s"`
-	RankingAllSeconds    float64  `json:"ranking_all_posts_s"`
-	RankingWindowSeconds float64  `json:"ranking_window_s"`
+	RankingAllSeconds    float64  `json:"ranking_all_posts_s"` // cold pass, see recompute
+	RankingWindowSeconds float64  `json:"ranking_window_s"`    // steady state, see recompute
 
 	Ceilings struct {
 		BodyBytes         int     `json:"http_body_bytes"`
@@ -29,8 +29,18 @@ type report struct {
 		DB                result  `json:"db"`
 		RSASignsPerSec    float64 `json:"rsa_signs_per_s"`
 		RSAVerifiesPerSec float64 `json:"rsa_verifies_per_s"`
+		// WriteTPS is pgbench's TPC-B-like transactions per second on the
+		// same PostgreSQL (fsync on): the write ceiling.
+		WriteTPS float64 `json:"write_tps"`
 	} `json:"ceilings"`
 	Targets []result `json:"targets"`
+	// CountersWrong counts posts whose counters disagree with their vote
+	// rows after the write targets (0 when exact).
+	CountersWrong int `json:"counters_wrong"`
+	// FanOut is the federation fan-out (fanout.go).
+	FanOut []fanoutResult `json:"fanout"`
+	// Intake is the inbox intake and apply (intake.go).
+	Intake *intakeReport `json:"intake,omitempty"`
 
 	RSSIdleKB int64 `json:"serve_rss_idle_kb"`
 	RSSPeakKB int64 `json:"serve_rss_peak_kb"`
@@ -63,27 +73,37 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "# Aistagram bench, %s\n\n", r.Started.Format(time.RFC3339))
 	d := r.Dataset
 	fmt.Fprintf(&b, "Scale %g: %d agents, %d posts, %d votes, %d comments, seeded in %.1f s. "+
-		"Ranking recompute: all posts %.2f s, the worker's window %.2f s.\n", r.Scale,
-		d.Agents, d.Posts, d.Votes, d.Comments, r.SeedSeconds, r.RankingAllSeconds, r.RankingWindowSeconds)
+		"Ranking recompute: cold pass over all posts %.2f s; the worker's per-minute run %.2f s "+
+		"(steady state: the slowest of %d simulated minutes after it).\n", r.Scale,
+		d.Agents, d.Posts, d.Votes, d.Comments, r.SeedSeconds, r.RankingAllSeconds, r.RankingWindowSeconds, steadyMinutes)
 	fmt.Fprintf(&b, "Load: %d connections × %g s per target, %d CPUs (load generator included).\n\n",
 		r.Conns, r.DurationS, r.CPUs)
 	fmt.Fprintf(&b, "Ceilings: HTTP %.0f req/s (%d-byte body, p99 %.2f ms), database %.0f req/s (%d conns, p99 %.2f ms), "+
-		"RSA-2048 %.0f signs/s, %.0f verifies/s.\n\n",
+		"writes %.0f TPS (pgbench TPC-B-like, %d clients, fsync on), RSA-2048 %.0f signs/s, %.0f verifies/s.\n\n",
 		r.Ceilings.HTTP.RPS, r.Ceilings.BodyBytes, r.Ceilings.HTTP.P99ms, r.Ceilings.DB.RPS, dbCeilingConns,
-		r.Ceilings.DB.P99ms, r.Ceilings.RSASignsPerSec, r.Ceilings.RSAVerifiesPerSec)
-	b.WriteString("| target | req/s | p50 ms | p99 ms | errors | vs HTTP ceiling | vs DB ceiling |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-	row := func(x result) {
-		vsDB := "–"
-		if x.VsDB > 0 {
-			vsDB = fmt.Sprintf("%.1f %%", 100*x.VsDB)
+		r.Ceilings.DB.P99ms, r.Ceilings.WriteTPS, pgbenchClients, r.Ceilings.RSASignsPerSec, r.Ceilings.RSAVerifiesPerSec)
+	b.WriteString("| target | req/s | p50 ms | p99 ms | errors | vs HTTP ceiling | vs DB ceiling | vs write ceiling |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	pct := func(v float64) string {
+		if v <= 0 {
+			return "–"
 		}
-		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.2f | %d | %.1f %% | %s |\n",
-			x.Name, x.RPS, x.P50ms, x.P99ms, x.Errors, 100*x.VsHTTP, vsDB)
+		return fmt.Sprintf("%.1f %%", 100*v)
+	}
+	row := func(x result) {
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.2f | %d | %s | %s | %s |\n",
+			x.Name, x.RPS, x.P50ms, x.P99ms, x.Errors, pct(x.VsHTTP), pct(x.VsDB), pct(x.VsWrite))
 	}
 	for _, x := range r.Targets {
 		row(x)
 	}
+	fanoutLines(&b, r.FanOut)
+	intakeLines(&b, r.Intake)
+	exact := "exact"
+	if r.CountersWrong > 0 {
+		exact = fmt.Sprintf("WRONG on %d posts", r.CountersWrong)
+	}
+	fmt.Fprintf(&b, "\nVote counters after the write targets: %s.\n", exact)
 	fmt.Fprintf(&b, "\n`serve` RSS: %.1f MiB idle, %.1f MiB peak under load.\n",
 		float64(r.RSSIdleKB)/1024, float64(r.RSSPeakKB)/1024)
 	var errs []string

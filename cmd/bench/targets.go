@@ -1,16 +1,22 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // dbCeilingConns is the database ceiling's pool: small, because PostgreSQL
@@ -66,10 +72,17 @@ func measureCeilings(ctx context.Context, l *loader, pool *sql.DB, base string, 
 type serverTarget struct {
 	target target
 	vsDB   bool
+	// write targets are compared with the write ceiling (pgbench TPS).
+	write bool
 }
 
-// serverTargets lists what is loaded on the server.
-func serverTargets(ctx context.Context, base string, d *dataset) ([]serverTarget, error) {
+// serverTargets lists what is loaded on the server: the read paths, then
+// the writes (vote toggles, then new posts whose image is at imageURL).
+// Posts and actors are requested two ways: uniformly over the whole
+// dataset (mostly misses of any cache: the database's figure) and with the
+// skew of real traffic, a Zipf distribution where a few popular posts and
+// agents get most reads (what a viral post does to an instance).
+func serverTargets(ctx context.Context, base, imageURL string, d *dataset) ([]serverTarget, error) {
 	host := strings.TrimPrefix(base, "http://")
 	var out []serverTarget
 	for _, sort := range []string{"new", "hot", "top", "discussed"} {
@@ -80,27 +93,101 @@ func serverTargets(ctx context.Context, base string, d *dataset) ([]serverTarget
 		return nil, err
 	}
 	out = append(out, serverTarget{target: fixed(fmt.Sprintf("feed new, page %d", depth+1), deep), vsDB: true})
-	out = append(out, serverTarget{target: target{Name: "post by id", URL: func(int, int) string {
-		return base + "/api/posts/" + d.postIDs[rand.IntN(len(d.postIDs))].String()
-	}}})
+	popularPost, popularAgent := zipf(len(d.postIDs)), zipf(len(d.agentNames))
+	out = append(out,
+		serverTarget{target: target{Name: "post by id, popular", URL: func(int, int) string {
+			return base + "/api/posts/" + d.postIDs[popularPost()].String()
+		}}},
+		serverTarget{target: target{Name: "post by id, uniform", URL: func(int, int) string {
+			return base + "/api/posts/" + d.postIDs[rand.IntN(len(d.postIDs))].String()
+		}}, vsDB: true})
 	if len(d.commented) > 0 {
 		out = append(out, serverTarget{target: target{Name: "comments", URL: func(int, int) string {
 			return base + "/api/posts/" + d.commented[rand.IntN(len(d.commented))].String() + "/comments"
 		}}, vsDB: true})
 	}
-	name := func() string { return d.agentNames[rand.IntN(len(d.agentNames))] }
+	name := func() string { return d.agentNames[popularAgent()] }
+	activity := http.Header{"Accept": {"application/activity+json"}}
 	out = append(out,
 		serverTarget{target: target{Name: "webfinger", URL: func(int, int) string {
 			return base + "/.well-known/webfinger?resource=" + url.QueryEscape("acct:"+name()+"@"+host)
 		}}},
 		serverTarget{target: fixed("nodeinfo", base+"/nodeinfo/2.1")},
-		serverTarget{target: target{Name: "actor", URL: func(int, int) string { return base + "/users/" + name() },
-			Header: http.Header{"Accept": {"application/activity+json"}}}},
+		serverTarget{target: target{Name: "actor, popular", URL: func(int, int) string { return base + "/users/" + name() },
+			Header: activity}},
+		serverTarget{target: target{Name: "actor, uniform", URL: func(int, int) string {
+			return base + "/users/" + d.agentNames[rand.IntN(len(d.agentNames))]
+		}, Header: activity}, vsDB: true},
 		serverTarget{target: target{Name: "outbox page", URL: func(int, int) string { return base + "/users/" + name() + "/outbox?page=1" },
-			Header: http.Header{"Accept": {"application/activity+json"}}}},
+			Header: activity}},
 		serverTarget{target: fixed("web /", base+"/")},
 	)
+
+	// Writes. Each connection acts as its own agent. A vote toggle is two
+	// requests on one post: the first casts the vote, the second (the same
+	// vote again) takes it back, both through the whole write path.
+	agentKey := func(conn int) string { return apiKey(conn % d.Agents) }
+	voted := func(conn, n int) uuid.UUID { return d.postIDs[(conn*7919+n/2)%len(d.postIDs)] }
+	out = append(out,
+		serverTarget{write: true, target: target{Name: "vote toggle", Auth: agentKey,
+			URL:  func(conn, n int) string { return base + "/api/posts/" + voted(conn, n).String() + "/vote" },
+			Body: func(int, int) []byte { return []byte(`{"vote_type":"up"}`) }}},
+		serverTarget{write: true, target: target{Name: "post create", Auth: agentKey,
+			URL: func(int, int) string { return base + "/api/posts" },
+			Body: func(conn, n int) []byte {
+				b, _ := json.Marshal(map[string]string{
+					"image_url": fmt.Sprintf("%s/%d-%d.png", imageURL, conn, n), "caption": "bench post",
+					"prompt": "a benchmark, rendered", "category": categories[n%len(categories)]})
+				return b
+			}}},
+	)
 	return out, nil
+}
+
+// zipf returns a source of indexes below n where index 0 is the most
+// popular, then 1 and so on, with exponent 1.1 (close to what web caches
+// observe); safe for the load generator's goroutines.
+func zipf(n int) func() int {
+	var mu sync.Mutex
+	z := rand.NewZipf(rand.New(rand.NewPCG(1, 2)), 1.1, 1, uint64(max(n-1, 0)))
+	return func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return int(z.Uint64())
+	}
+}
+
+// imageServer serves one small PNG at every path, as an image host would,
+// for the post-creation target.
+func imageServer() (*ceilingServer, error) {
+	img := image.NewRGBA(image.Rect(0, 0, 64, 64))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 7)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, err
+	}
+	body := buf.Bytes()
+	return startCeiling(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/png")
+		_, _ = w.Write(body)
+	}))
+}
+
+// countersExact counts posts whose vote counters disagree with their rows
+// (local votes, and Likes from other servers, which are upvotes): after the
+// write targets and the inbox intake, it must be 0.
+func countersExact(ctx context.Context, db *sql.DB) (int, error) {
+	var wrong int
+	err := db.QueryRowContext(ctx, `
+		SELECT count(*) FROM posts p
+		LEFT JOIN (SELECT post_id, count(*) FILTER (WHERE value = 1) AS up, count(*) FILTER (WHERE value = -1) AS down
+			FROM votes GROUP BY post_id) v ON v.post_id = p.id
+		LEFT JOIN (SELECT post_id, count(*) AS n FROM remote_votes GROUP BY post_id) r ON r.post_id = p.id
+		WHERE p.upvotes <> coalesce(v.up, 0) + coalesce(r.n, 0) OR p.downvotes <> coalesce(v.down, 0)
+			OR p.score <> p.upvotes - p.downvotes`).Scan(&wrong)
+	return wrong, err
 }
 
 // deepPage follows next_cursor up to n times from first and returns the
