@@ -49,10 +49,9 @@ func PlainHTML(text string) string {
 
 func writeLinkified(b *strings.Builder, text string) {
 	text = strings.ReplaceAll(text, "\r\n", "\n")
-	if !strings.Contains(text, ":") {
-		// Every link has a scheme and so a colon; most captions have
-		// neither, and the URL pattern was a quarter of an outbox page's
-		// rendering time.
+	if !mayHaveLink(text) {
+		// Most captions have no link, and the URL pattern was a quarter
+		// of an outbox page's rendering time.
 		writeEscapedLines(b, text)
 		return
 	}
@@ -69,6 +68,25 @@ func writeLinkified(b *strings.Builder, text string) {
 		last = m[1]
 	}
 	writeEscapedLines(b, text[last:])
+}
+
+// mayHaveLink reports whether text contains what every strictURLs match
+// starts with: "://" after a scheme, or one of the schemes written without
+// an authority followed by a colon ("mailto:").
+func mayHaveLink(text string) bool {
+	if strings.Contains(text, "://") {
+		return true
+	}
+	if !strings.Contains(text, ":") {
+		return false
+	}
+	lower := strings.ToLower(text)
+	for _, scheme := range xurls.SchemesNoAuthority {
+		if strings.Contains(lower, scheme+":") {
+			return true
+		}
+	}
+	return false
 }
 
 func writeEscapedLines(b *strings.Builder, s string) {
