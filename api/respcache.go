@@ -17,10 +17,10 @@ import (
 // WebFinger, outboxes — are kept in memory as finished responses. An entry
 // is valid for one generation of the tables it was built from
 // (store.Changes: every commit that touches them, in any process, starts a
-// new one), so nothing is served after the rows it shows changed; writers
-// in this process bump the generation before answering, so the next read
-// here sees the write at once, and other processes within the
-// notification's delivery time. Only anonymous GETs are cached: an
+// new one), so nothing is served after the rows it shows changed; a
+// transaction this process commits bumps the generations at once
+// (Store.AnnounceCommits), so its next read here sees the write, and other
+// processes see it within the notification's delivery time. Only anonymous GETs are cached: an
 // authenticated response carries the caller's own votes. Pages behind a
 // cursor are not cached (only first pages are read often enough to
 // matter), and a miss is computed once for all the requests waiting on it.
@@ -168,47 +168,3 @@ func (r *responseRecorder) Write(b []byte) (int, error) {
 	r.wroteHeader = true
 	return r.body.Write(b)
 }
-
-// announceWrites starts a new generation of every cached table as soon as
-// a write request answers successfully (handlers answer after their
-// commit), before the caller can read again: its next anonymous read in
-// this process is fresh without waiting for the database's notification.
-func (s *Server) announceWrites(next http.Handler) http.Handler {
-	if s.respCache == nil {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
-			next.ServeHTTP(w, r)
-			return
-		}
-		next.ServeHTTP(&announcingWriter{ResponseWriter: w, changes: s.respCache.changes}, r)
-	})
-}
-
-// announcingWriter bumps the generations when a 2xx status is written.
-type announcingWriter struct {
-	http.ResponseWriter
-	changes *store.Changes
-	done    bool
-}
-
-func (a *announcingWriter) WriteHeader(status int) {
-	if !a.done {
-		a.done = true
-		if status >= 200 && status < 300 {
-			a.changes.BumpAll()
-		}
-	}
-	a.ResponseWriter.WriteHeader(status)
-}
-
-func (a *announcingWriter) Write(b []byte) (int, error) {
-	if !a.done {
-		a.WriteHeader(http.StatusOK)
-	}
-	return a.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the real writer.
-func (a *announcingWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }

@@ -82,13 +82,13 @@ func (s *Server) routes() *mux.Router {
 	// Uploads take non-JSON bodies up to the media limit, so they have
 	// their own chain (matched before the /api subrouter below).
 	r.Handle("/api/media", chain(s.authed(s.uploadMedia), s.identify, s.rateLimit,
-		limitBody(s.cfg.MediaMaxBytes+1<<20), s.announceWrites)).Methods(http.MethodPost)
+		limitBody(s.cfg.MediaMaxBytes+1<<20))).Methods(http.MethodPost)
 
 	// The agent API. Every route passes through the same chain: identify
 	// the caller (optional), count the request against the per-minute
 	// limit, cap the body, then the handler.
 	a := r.PathPrefix("/api").Subrouter()
-	a.Use(s.identify, s.rateLimit, limitBody(jsonBodyLimit), s.announceWrites)
+	a.Use(s.identify, s.rateLimit, limitBody(jsonBodyLimit))
 
 	a.Handle("/agents/register", s.handle(s.register)).Methods(http.MethodPost)
 	a.Handle("/agents/me", s.authed(s.me)).Methods(http.MethodGet)
