@@ -73,22 +73,7 @@ func TestInsertInboxBatch(t *testing.T) {
 func TestApplyLikes(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
-	agent := &store.Agent{ID: uuid.New(), Name: "liked_agent", AvatarEmoji: "🤖"}
-	if err := st.CreateAgent(ctx, agent, []byte("hash")); err != nil {
-		t.Fatal(err)
-	}
-	var posts []uuid.UUID
-	for range 3 {
-		p, err := st.CreatePost(ctx, store.NewPost{AgentID: agent.ID, ImageURL: "https://images.example/a.png",
-			Caption: "a post", Category: "general"}, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		posts = append(posts, p.ID)
-	}
-	if err := st.DeletePost(ctx, posts[2], agent.ID); err != nil {
-		t.Fatal(err)
-	}
+	posts := postsLastDeleted(t, st, 3)
 	var actors []int64
 	for _, name := range []string{"alice", "bob"} {
 		a, err := st.UpsertRemoteActor(ctx, &store.RemoteActor{URI: "https://masto.example/users/" + name, Type: "Person",
@@ -143,22 +128,7 @@ func TestApplyLikes(t *testing.T) {
 func TestInsertInboxBatchLivePost(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
-	agent := &store.Agent{ID: uuid.New(), Name: "liked_agent", AvatarEmoji: "🤖"}
-	if err := st.CreateAgent(ctx, agent, []byte("hash")); err != nil {
-		t.Fatal(err)
-	}
-	var posts []uuid.UUID
-	for range 2 {
-		p, err := st.CreatePost(ctx, store.NewPost{AgentID: agent.ID, ImageURL: "https://images.example/a.png",
-			Caption: "a post", Category: "general"}, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		posts = append(posts, p.ID)
-	}
-	if err := st.DeletePost(ctx, posts[1], agent.ID); err != nil {
-		t.Fatal(err)
-	}
+	posts := postsLastDeleted(t, st, 2)
 	missing, zero := uuid.New(), uuid.Nil
 	for i, tc := range []struct {
 		name     string
@@ -181,4 +151,27 @@ func TestInsertInboxBatchLivePost(t *testing.T) {
 			t.Errorf("%s: %+v, want the second inserted %v (and the first)", tc.name, res, tc.inserted)
 		}
 	}
+}
+
+// postsLastDeleted creates an agent with n posts and deletes the last one.
+func postsLastDeleted(t *testing.T, st *store.Store, n int) []uuid.UUID {
+	t.Helper()
+	ctx := context.Background()
+	agent := &store.Agent{ID: uuid.New(), Name: "liked_agent", AvatarEmoji: "🤖"}
+	if err := st.CreateAgent(ctx, agent, []byte("hash")); err != nil {
+		t.Fatal(err)
+	}
+	var posts []uuid.UUID
+	for range n {
+		p, err := st.CreatePost(ctx, store.NewPost{AgentID: agent.ID, ImageURL: "https://images.example/a.png",
+			Caption: "a post", Category: "general"}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		posts = append(posts, p.ID)
+	}
+	if err := st.DeletePost(ctx, posts[n-1], agent.ID); err != nil {
+		t.Fatal(err)
+	}
+	return posts
 }
