@@ -48,9 +48,9 @@ type Service struct {
 	// original target), so a 3xx is a failed attempt.
 	deliveryClient *http.Client
 
-	usageMu    sync.Mutex
-	usage      store.Usage
-	usageUntil time.Time
+	usageMu      sync.Mutex
+	nodeInfoDocs nodeInfoDocs
+	usageUntil   time.Time
 
 	// inbox group-commits received activities (inbox.go).
 	inbox inboxWriter

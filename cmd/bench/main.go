@@ -8,7 +8,8 @@
 // with the machine.
 //
 //	bench -database-url URL -redis-url URL [-aistagram BIN] [-scale 1.0]
-//	      [-conns 64] [-duration 5s] [-out bench/results]
+//	      [-conns 64] [-duration 5s] [-out bench/results] [-profile DIR]
+//	      [-only REGEXP]
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime"
 	"syscall"
 	"time"
@@ -45,6 +47,9 @@ type config struct {
 	PGBin string
 	// ProfileDir, when set, receives a CPU profile of serve per target.
 	ProfileDir string
+	// Only, when set, limits the run to the targets (and the fan-out and
+	// intake phases) whose names it matches: for working on one path.
+	Only *regexp.Regexp
 }
 
 func main() {
@@ -59,7 +64,16 @@ func main() {
 	fs.StringVar(&c.Out, "out", "bench/results", "directory for the Markdown and JSON results")
 	fs.StringVar(&c.ProfileDir, "profile", "", "directory for a CPU profile of serve under each target (go tool pprof reads them)")
 	fs.StringVar(&c.PGBin, "pg-bin", os.Getenv("AISTAGRAM_TEST_PG_BIN"), "PostgreSQL's bin directory, for pgbench (default: PATH)")
+	only := fs.String("only", "", "a regular expression: load only the targets whose names match it, e.g. 'feed|post by id' (ceilings are always measured)")
 	_ = fs.Parse(os.Args[1:])
+	if *only != "" {
+		re, err := regexp.Compile(*only)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -only:", err)
+			os.Exit(2)
+		}
+		c.Only = re
+	}
 	if c.DatabaseURL == "" || c.RedisURL == "" || c.Binary == "" {
 		fmt.Fprintln(os.Stderr, "bench: -database-url, -redis-url and -aistagram are required (make bench sets them)")
 		os.Exit(2)
@@ -142,6 +156,9 @@ func run(ctx context.Context, c config) (err error) {
 	}
 	rss := sampleRSS(srv.PID(), 50*time.Millisecond)
 	for _, t := range targets {
+		if !c.selected(t.target.Name) {
+			continue
+		}
 		logf("loading %s", t.target.Name)
 		done := prof.capture(ctx, t.target.Name)
 		r := l.run(ctx, t.target)
@@ -159,8 +176,12 @@ func run(ctx context.Context, c config) (err error) {
 			break
 		}
 	}
-	measureFanOut(ctx, pool, srv.URL, c.Scale, prof, rep)
-	measureIntake(ctx, l, pool, srv.URL, d, c.Scale, prof, rep)
+	if c.selected("fan-out") {
+		measureFanOut(ctx, pool, srv.URL, c.Scale, prof, rep)
+	}
+	if c.selected("inbox intake") {
+		measureIntake(ctx, l, pool, srv.URL, d, c.Scale, prof, rep)
+	}
 	rep.RSSPeakKB = rss.stop()
 	if rep.CountersWrong, err = countersExact(ctx, pool); err != nil {
 		return fmt.Errorf("check the counters: %w", err)
@@ -224,6 +245,11 @@ func prepare(ctx context.Context, dbURL string, scale float64, rep *report) (*da
 	}
 	logf("vacuumed in %.1fs", time.Since(start).Seconds())
 	return d, nil
+}
+
+// selected reports whether -only lets the target or phase called name run.
+func (c config) selected(name string) bool {
+	return c.Only == nil || c.Only.MatchString(name)
 }
 
 func ratio(a, b float64) float64 {
