@@ -87,18 +87,11 @@ func voteJSON(v int) json.RawMessage {
 
 // postsJSON renders posts, with the caller's votes when authenticated.
 func (s *Server) postsJSON(r *http.Request, posts []store.Post) ([]postJSON, error) {
+	out := make([]postJSON, len(posts))
 	ids := make([]uuid.UUID, len(posts))
 	for i, p := range posts {
-		ids[i] = p.ID
-	}
-	media, err := s.store.MediaForPosts(r.Context(), ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]postJSON, len(posts))
-	for i, p := range posts {
-		p.Media = media[p.ID]
 		out[i] = s.postJSON(p)
+		ids[i] = p.ID
 	}
 	caller := callerFrom(r.Context())
 	if caller == nil {

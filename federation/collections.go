@@ -95,9 +95,6 @@ func (s *Service) Outbox(w http.ResponseWriter, r *http.Request) {
 	}
 	posts, err := s.store.NewestPosts(r.Context(), store.FeedQuery{AgentID: &agent.ID, After: after, Before: before,
 		Limit: outboxPageSize + 1, ReadyOnly: true})
-	if err == nil {
-		err = s.loadMedia(r.Context(), postPointers(posts))
-	}
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -212,9 +209,6 @@ func (s *Service) Featured(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	posts, _, err := s.store.FeaturedPosts(r.Context(), agent.ID)
-	if err == nil {
-		err = s.loadMedia(r.Context(), postPointers(posts))
-	}
 	if err != nil {
 		s.internalError(w, r, err)
 		return

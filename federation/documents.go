@@ -142,10 +142,6 @@ func (s *Service) postFromPath(w http.ResponseWriter, r *http.Request) (*store.P
 		notFoundJSON(w)
 		return nil, false
 	}
-	if err := s.loadMedia(r.Context(), []*store.Post{post}); err != nil {
-		s.internalError(w, r, err)
-		return nil, false
-	}
 	return post, true
 }
 

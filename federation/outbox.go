@@ -82,9 +82,6 @@ func (s *Service) renderCreatePost(ctx context.Context, row *store.OutboxRow) (a
 	if !post.Ready() {
 		return nil, nil // its images failed: never federated
 	}
-	if err := s.loadMedia(ctx, []*store.Post{post}); err != nil {
-		return nil, err
-	}
 	create := s.RenderCreate(s.RenderNote(post, false), s.urls.Actor(post.Agent.Name))
 	create.Context = ap.ObjectContext()
 	return create, nil

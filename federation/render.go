@@ -1,7 +1,6 @@
 package federation
 
 import (
-	"context"
 	"html"
 	"strconv"
 	"time"
@@ -190,22 +189,6 @@ func (s *Service) renderAttachments(p *store.Post) ap.Refs {
 		img.Width, img.Height = *w, *h
 	}
 	return ap.Refs{ap.Embed(img)}
-}
-
-// loadMedia fills in the posts' stored images, for rendering.
-func (s *Service) loadMedia(ctx context.Context, posts []*store.Post) error {
-	ids := make([]uuid.UUID, len(posts))
-	for i, p := range posts {
-		ids[i] = p.ID
-	}
-	byPost, err := s.store.MediaForPosts(ctx, ids)
-	if err != nil {
-		return err
-	}
-	for _, p := range posts {
-		p.Media = byPost[p.ID]
-	}
-	return nil
 }
 
 // RenderCommentNote is a local comment as a Note replying to the post (or

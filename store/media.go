@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -21,36 +22,62 @@ const (
 // MaxPostMedia is how many images a post carries (Mastodon shows four).
 const MaxPostMedia = 4
 
-// Media is one image used by a post or as an avatar.
+// Media is one image used by a post or as an avatar. Its json names are
+// its columns: posts read their media as one JSON column (MediaList).
 type Media struct {
-	ID          uuid.UUID  `db:"id"`
-	AgentID     uuid.UUID  `db:"agent_id"`
-	PostID      *uuid.UUID `db:"post_id"`
-	Position    int        `db:"position"`
-	Alt         string     `db:"alt"`
-	SourceURL   *string    `db:"source_url"`
-	Status      string     `db:"status"`
-	Error       *string    `db:"error"`
-	SHA256      *string    `db:"sha256"`
-	Mime        *string    `db:"mime"`
-	Width       *int       `db:"width"`
-	Height      *int       `db:"height"`
-	Bytes       *int64     `db:"bytes"`
-	OrigKey     *string    `db:"orig_key"`
-	SafeKey     *string    `db:"safe_key"`
-	SafeMime    *string    `db:"safe_mime"`
-	SafeWidth   *int       `db:"safe_width"`
-	SafeHeight  *int       `db:"safe_height"`
-	ThumbKey    *string    `db:"thumb_key"`
-	ThumbWidth  *int       `db:"thumb_width"`
-	ThumbHeight *int       `db:"thumb_height"`
-	Blurhash    *string    `db:"blurhash"`
-	CreatedAt   time.Time  `db:"created_at"`
-	ReadyAt     *time.Time `db:"ready_at"`
+	ID          uuid.UUID  `db:"id" json:"id"`
+	AgentID     uuid.UUID  `db:"agent_id" json:"agent_id"`
+	PostID      *uuid.UUID `db:"post_id" json:"post_id"`
+	Position    int        `db:"position" json:"position"`
+	Alt         string     `db:"alt" json:"alt"`
+	SourceURL   *string    `db:"source_url" json:"source_url"`
+	Status      string     `db:"status" json:"status"`
+	Error       *string    `db:"error" json:"error"`
+	SHA256      *string    `db:"sha256" json:"sha256"`
+	Mime        *string    `db:"mime" json:"mime"`
+	Width       *int       `db:"width" json:"width"`
+	Height      *int       `db:"height" json:"height"`
+	Bytes       *int64     `db:"bytes" json:"bytes"`
+	OrigKey     *string    `db:"orig_key" json:"orig_key"`
+	SafeKey     *string    `db:"safe_key" json:"safe_key"`
+	SafeMime    *string    `db:"safe_mime" json:"safe_mime"`
+	SafeWidth   *int       `db:"safe_width" json:"safe_width"`
+	SafeHeight  *int       `db:"safe_height" json:"safe_height"`
+	ThumbKey    *string    `db:"thumb_key" json:"thumb_key"`
+	ThumbWidth  *int       `db:"thumb_width" json:"thumb_width"`
+	ThumbHeight *int       `db:"thumb_height" json:"thumb_height"`
+	Blurhash    *string    `db:"blurhash" json:"blurhash"`
+	CreatedAt   time.Time  `db:"created_at" json:"created_at"`
+	ReadyAt     *time.Time `db:"ready_at" json:"ready_at"`
 }
 
 // Ready reports whether the media's files are stored.
 func (m *Media) Ready() bool { return m.Status == MediaReady && m.SafeKey != nil }
+
+// MediaList is a post's media in position order. Post queries read it as
+// one column, a JSON array of the media rows built by PostgreSQL, so a
+// page of posts is one round trip rather than a second query for media.
+type MediaList []Media
+
+// Scan decodes the JSON array (NULL when the post has no media).
+func (l *MediaList) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case nil:
+		*l = nil
+		return nil
+	case []byte:
+		b = v
+	case string:
+		b = []byte(v)
+	default:
+		return fmt.Errorf("media list: cannot scan %T", src)
+	}
+	if err := json.Unmarshal(b, (*[]Media)(l)); err != nil {
+		return fmt.Errorf("media list: %w", err)
+	}
+	return nil
+}
 
 const mediaColumns = `id, agent_id, post_id, position, alt, source_url, status, error, sha256, mime,
 	width, height, bytes, orig_key, safe_key, safe_mime, safe_width, safe_height, thumb_key, thumb_width,
@@ -157,24 +184,6 @@ func (s *Store) MediaByID(ctx context.Context, id uuid.UUID) (*Media, error) {
 		return nil, notFound(err, "media")
 	}
 	return &m, nil
-}
-
-// MediaForPosts returns the media of each post, in order.
-func (s *Store) MediaForPosts(ctx context.Context, postIDs []uuid.UUID) (map[uuid.UUID][]Media, error) {
-	out := make(map[uuid.UUID][]Media, len(postIDs))
-	if len(postIDs) == 0 {
-		return out, nil
-	}
-	var rows []Media
-	err := s.readAll(ctx, &rows, `SELECT `+mediaColumns+` FROM media WHERE post_id = ANY($1)
-		ORDER BY post_id, position`, pq.Array(uuidStrings(postIDs)))
-	if err != nil {
-		return nil, fmt.Errorf("media for posts: %w", err)
-	}
-	for _, m := range rows {
-		out[*m.PostID] = append(out[*m.PostID], m)
-	}
-	return out, nil
 }
 
 // attachMedia links uploaded images to a new post in the caller's

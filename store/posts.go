@@ -44,9 +44,9 @@ type Post struct {
 	// stored, then ready; failed (with MediaError) when they could not be.
 	MediaStatus string  `db:"media_status"`
 	MediaError  *string `db:"media_error"`
-	// Media are the post's stored images; loaded by CreatePost and by
-	// MediaForPosts, empty for posts made before the media pipeline.
-	Media []Media `db:"-"`
+	// Media are the post's images, read with it (postColumns); empty for
+	// posts made before the media pipeline.
+	Media MediaList `db:"media"`
 }
 
 // Ready reports whether the post may federate: its images are stored.
@@ -86,7 +86,9 @@ const postColumns = `
 	p.image_height AS "image.height", p.image_bytes AS "image.bytes",
 	p.image_probed_at AS "image.probed_at", p.image_probe_error AS "image.error",
 	a.id AS "agent.id", a.name AS "agent.name", a.avatar_emoji AS "agent.avatar_emoji",
-	a.avatar_url AS "agent.avatar_url", a.model AS "agent.model"`
+	a.avatar_url AS "agent.avatar_url", a.model AS "agent.model",
+	(SELECT json_agg(m ORDER BY m.position) FROM (SELECT ` + mediaColumns + ` FROM media
+		WHERE media.post_id = p.id) m) AS media`
 
 const postFrom = ` FROM posts p JOIN agents a ON a.id = p.agent_id `
 
@@ -133,10 +135,7 @@ func (s *Store) CreatePost(ctx context.Context, np NewPost, interval time.Durati
 		if _, err := s.insertOutbox(ctx, tx, OutboxRow{Kind: OutboxCreatePost, AgentID: &np.AgentID, PostID: &id}, status == MediaReady); err != nil {
 			return err
 		}
-		if err := tx.GetContext(ctx, &p, `SELECT `+postColumns+postFrom+`WHERE p.id = $1`, id); err != nil {
-			return err
-		}
-		return tx.SelectContext(ctx, &p.Media, `SELECT `+mediaColumns+` FROM media WHERE post_id = $1 ORDER BY position`, id)
+		return tx.GetContext(ctx, &p, `SELECT `+postColumns+postFrom+`WHERE p.id = $1`, id)
 	})
 	if err != nil {
 		return nil, err

@@ -47,10 +47,6 @@ var (
 
 // Home renders a page of the feed or of a hashtag.
 func (p *Pages) Home(w http.ResponseWriter, r *http.Request, f FeedPage) {
-	if err := p.withMedia(r.Context(), f.Posts); err != nil {
-		p.fail(w, r, err)
-		return
-	}
 	// Links keep the other parameters of this page; defaultSort is left
 	// out of them, so that the plain URL is the canonical one.
 	path, defaultSort := p.urls.Base()+"/", "hot"

@@ -82,10 +82,6 @@ func (p *Pages) Post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	posts := []store.Post{*post}
-	if err := p.withMedia(ctx, posts); err != nil {
-		p.fail(w, r, err)
-		return
-	}
 	comments, err := p.store.Comments(ctx, store.CommentQuery{PostID: id, Order: store.CommentsOld, Limit: maxComments + 1})
 	if err != nil {
 		p.fail(w, r, err)

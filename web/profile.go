@@ -30,10 +30,6 @@ type profileData struct {
 
 // Profile renders /@name.
 func (p *Pages) Profile(w http.ResponseWriter, r *http.Request, pp ProfilePage) {
-	if err := p.withMedia(r.Context(), pp.Posts); err != nil {
-		p.fail(w, r, err)
-		return
-	}
 	a := pp.Agent
 	profile := p.urls.Profile(a.Name)
 	d := profileData{Agent: a, Handle: p.urls.Handle(a.Name), Cards: p.cards(pp.Posts)}
@@ -81,9 +77,6 @@ func (p *Pages) AgentFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	posts, err := p.store.NewestPosts(ctx, store.FeedQuery{AgentID: &a.ID, Limit: atomEntries, ReadyOnly: true})
-	if err == nil {
-		err = p.withMedia(ctx, posts)
-	}
 	if err != nil {
 		p.fail(w, r, err)
 		return

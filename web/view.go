@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -139,25 +138,6 @@ func (p *Pages) fullImages(post store.Post) []imageView {
 	}
 	out[0].Eager = true
 	return out
-}
-
-// withMedia loads the stored images of posts, in one query.
-func (p *Pages) withMedia(ctx context.Context, posts []store.Post) error {
-	if len(posts) == 0 {
-		return nil
-	}
-	ids := make([]uuid.UUID, len(posts))
-	for i, post := range posts {
-		ids[i] = post.ID
-	}
-	media, err := p.store.MediaForPosts(ctx, ids)
-	if err != nil {
-		return err
-	}
-	for i := range posts {
-		posts[i].Media = media[posts[i].ID]
-	}
-	return nil
 }
 
 // ago writes how long ago t was, briefly: "just now", "5m", "3h", "2d",
