@@ -184,7 +184,7 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) error {
 }
 
 // afterFeedWrite starts a new feed generation so the next first page shows
-// the write, and, for a vote or comment, asks for the post to be rescored.
+// the write, and, for a comment, asks for the post to be rescored.
 // Both are best effort: the write is committed, and the periodic recompute
 // catches up if Redis is briefly unreachable.
 func (s *Server) afterFeedWrite(r *http.Request, rescore *uuid.UUID) {

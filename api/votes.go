@@ -54,7 +54,8 @@ func (s *Server) vote(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.afterFeedWrite(r, &id)
+	// The vote rewrote the post's hot score itself: no rescoring task.
+	s.afterFeedWrite(r, nil)
 	writeData(w, http.StatusOK, voteResponse{
 		PostID: res.PostID, Score: res.Score, Upvotes: res.Upvotes, Downvotes: res.Downvotes,
 		YourVote: voteJSON(res.YourVote), Action: string(res.Action),

@@ -25,8 +25,9 @@ const RankingTolerance = 0.01
 
 // RankingWindow is how long the periodic recompute follows a post's hot
 // score. A week-old post's hot score is already about 1/800 of a fresh
-// one's, so older posts only move again when they get a vote or comment
-// (RecomputePost). hot_due has it as 168 hours.
+// one's, so older posts only move again when they get a vote (ToggleVote
+// rewrites the hot score) or a comment (RecomputePost). hot_due has it as
+// 168 hours.
 const RankingWindow = 7 * 24 * time.Hour
 
 // rankBatch is how many posts one UPDATE of the periodic recompute rewrites,
@@ -193,8 +194,8 @@ const rescoreBatch = `
 	FROM d
 	WHERE p.id = d.id`
 
-// RecomputePost rescores one post exactly, right after a vote or comment on
-// it: its hot score at the database's current time, and its discussed key.
+// RecomputePost rescores one post exactly, right after a comment on it (a
+// vote rescores its post in the same statement, ToggleVote): its hot score at the database's current time, and its discussed key.
 func (s *Store) RecomputePost(ctx context.Context, id uuid.UUID) error {
 	_, err := s.db.ExecContext(ctx, `
 		UPDATE posts p SET

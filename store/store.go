@@ -213,10 +213,17 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error
 	if err = tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.committed()
+	return nil
+}
+
+// committed starts new cache generations after a write this process
+// committed (AnnounceCommits): inTx calls it, and so must a write made as a
+// single statement outside inTx.
+func (s *Store) committed() {
 	if s.changes != nil {
 		s.changes.BumpAll()
 	}
-	return nil
 }
 
 // notFound turns sql.ErrNoRows into ErrNotFound, naming what was missing.

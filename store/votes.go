@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
@@ -31,84 +33,130 @@ type VoteResult struct {
 	Score     int
 }
 
+// toggleVote is a whole vote toggle in one statement, so that it takes
+// one round trip and holds the post's row lock only for its final UPDATE.
+// Its three writes on votes are exclusive: take back the same vote (del),
+// switch direction (upd), or cast a new one (ins). The counters move by
+// what those writes returned, never by what a read saw, so they stay equal
+// to the votes table under any concurrency; the post's hot score and its
+// basis are rewritten from the new counters in the same UPDATE, so a vote
+// leaves the row clean for the periodic recompute (0010). When none of the
+// writes applied although the post is votable, a concurrent toggle by the
+// same agent changed the vote after this statement's snapshot: ToggleVote
+// runs it again with a fresh one.
+//
+// $1 post, $2 voter, $3 value (+1 or -1), $4 a fresh vote id.
+const toggleVote = `
+WITH votable AS (
+	SELECT 1 FROM posts WHERE id = $1 AND deleted_at IS NULL AND agent_id <> $2
+), del AS (
+	DELETE FROM votes WHERE post_id = $1 AND agent_id = $2 AND value = $3
+		AND EXISTS (SELECT 1 FROM votable)
+	RETURNING 1
+), upd AS (
+	UPDATE votes SET id = $4, value = $3, created_at = clock_timestamp()
+	WHERE post_id = $1 AND agent_id = $2 AND value <> $3 AND EXISTS (SELECT 1 FROM votable)
+	RETURNING 1
+), ins AS (
+	INSERT INTO votes (id, post_id, agent_id, value)
+	SELECT $4, $1, $2, $3 WHERE EXISTS (SELECT 1 FROM votable)
+		AND NOT EXISTS (SELECT 1 FROM votes WHERE post_id = $1 AND agent_id = $2)
+	ON CONFLICT (post_id, agent_id) DO NOTHING
+	RETURNING 1
+), n AS (
+	SELECT (SELECT count(*) FROM ins)::integer AS added, (SELECT count(*) FROM del)::integer AS removed,
+		(SELECT count(*) FROM upd)::integer AS switched
+), d AS (
+	-- (up, down): a vote of value $3 added or switched to adds to its own
+	-- counter; one removed subtracts from it; a switch also takes one from
+	-- the other counter.
+	SELECT n.*,
+		CASE WHEN $3 = 1 THEN added - removed + switched ELSE -switched END AS up,
+		CASE WHEN $3 = -1 THEN added - removed + switched ELSE -switched END AS down
+	FROM n
+)
+UPDATE posts p SET
+	upvotes = p.upvotes + d.up,
+	downvotes = p.downvotes + d.down,
+	hot_score = hot_score(p.upvotes + d.up - p.downvotes - d.down, p.comment_count, p.created_at, clock_timestamp()),
+	hot_basis = p.upvotes + d.up - p.downvotes - d.down + p.comment_count
+FROM d
+WHERE p.id = $1 AND p.deleted_at IS NULL AND p.agent_id <> $2
+RETURNING p.upvotes, p.downvotes, p.score, d.added, d.removed, d.switched`
+
+// toggleAttempts bounds how often a toggle that lost a race with the same
+// agent's other toggles on the same post runs again.
+const toggleAttempts = 50
+
 // ToggleVote applies the guide's rule: voting the same way twice removes the
-// vote, voting the other way switches it. The post row is locked first, so
-// concurrent toggles on one post serialise and its counters always equal the
-// votes table. Voting on one's own post is ErrForbidden.
+// vote, voting the other way switches it. The post's counters always equal
+// the votes table (toggleVote says how). Voting on one's own post is
+// ErrForbidden.
 func (s *Store) ToggleVote(ctx context.Context, postID, agentID uuid.UUID, value int) (*VoteResult, error) {
 	if value != 1 && value != -1 {
 		return nil, fmt.Errorf("vote value %d: %w", value, ErrInvalid)
 	}
-	res := VoteResult{PostID: postID}
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		// Every statement is prepared: the post's row is locked from the
-		// first to the commit, so each round trip saved is lock time saved.
-		stmt := func(query string) (*sqlx.Stmt, error) { return s.inTxStmt(ctx, tx, query) }
-		lockPost, err := stmt(`SELECT agent_id FROM posts WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE`)
-		if err != nil {
-			return err
-		}
-		var author uuid.UUID
-		if err := lockPost.GetContext(ctx, &author, postID); err != nil {
-			return notFound(err, "post")
-		}
-		if author == agentID {
-			return fmt.Errorf("you cannot vote on your own post: %w", ErrForbidden)
-		}
-
-		readVote, err := stmt(`SELECT value FROM votes WHERE post_id = $1 AND agent_id = $2`)
-		if err != nil {
-			return err
-		}
-		var previous int
-		err = readVote.GetContext(ctx, &previous, postID, agentID)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("read vote: %w", err)
-		}
-
-		var (
-			up, down int // counter deltas
-			write    *sqlx.Stmt
-			args     []any
-		)
-		switch {
-		case previous == 0:
-			res.Action, res.YourVote = VoteAdded, value
-			write, err = stmt(`INSERT INTO votes (id, post_id, agent_id, value) VALUES ($3, $1, $2, $4)`)
-			args = []any{postID, agentID, uuid.New(), value}
-			up, down = countDelta(value, +1)
-		case previous == value:
-			res.Action, res.YourVote = VoteRemoved, 0
-			write, err = stmt(`DELETE FROM votes WHERE post_id = $1 AND agent_id = $2`)
-			args = []any{postID, agentID}
-			up, down = countDelta(value, -1)
-		default:
-			res.Action, res.YourVote = VoteChanged, value
-			// A new id: the Like for an upvote must not reuse an old id.
-			write, err = stmt(`UPDATE votes SET id = $3, value = $4, created_at = clock_timestamp()
-				WHERE post_id = $1 AND agent_id = $2`)
-			args = []any{postID, agentID, uuid.New(), value}
-			u1, d1 := countDelta(previous, -1)
-			u2, d2 := countDelta(value, +1)
-			up, down = u1+u2, d1+d2
-		}
-		if err != nil {
-			return err
-		}
-		if _, err := write.ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("record vote: %w", err)
-		}
-		count, err := stmt(`UPDATE posts SET upvotes = upvotes + $2, downvotes = downvotes + $3
-			WHERE id = $1 RETURNING upvotes, downvotes, score`)
-		if err != nil {
-			return err
-		}
-		return count.QueryRowxContext(ctx, postID, up, down).Scan(&res.Upvotes, &res.Downvotes, &res.Score)
-	})
+	st, err := s.prepared(ctx, toggleVote)
 	if err != nil {
 		return nil, err
 	}
-	return &res, nil
+	// Each lost race means another toggle by the same agent on the same
+	// post committed, so the retries always make progress overall; the
+	// jittered pause lets a burst of them drain, and the bound keeps a bug
+	// from looping.
+	for attempt := 0; attempt < toggleAttempts; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond)))):
+			}
+		}
+		var row struct {
+			Upvotes   int `db:"upvotes"`
+			Downvotes int `db:"downvotes"`
+			Score     int `db:"score"`
+			Added     int `db:"added"`
+			Removed   int `db:"removed"`
+			Switched  int `db:"switched"`
+		}
+		err := st.GetContext(ctx, &row, postID, agentID, value, uuid.New())
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, s.whyNotVotable(ctx, postID, agentID)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("toggle vote: %w", err)
+		}
+		s.committed()
+		res := VoteResult{PostID: postID, Upvotes: row.Upvotes, Downvotes: row.Downvotes, Score: row.Score}
+		switch {
+		case row.Added == 1:
+			res.Action, res.YourVote = VoteAdded, value
+		case row.Removed == 1:
+			res.Action, res.YourVote = VoteRemoved, 0
+		case row.Switched == 1:
+			res.Action, res.YourVote = VoteChanged, value
+		default:
+			continue // a concurrent toggle got in first; see toggleVote
+		}
+		return &res, nil
+	}
+	return nil, fmt.Errorf("toggle vote on post %s: concurrent toggles kept conflicting", postID)
+}
+
+// whyNotVotable explains a toggle that found no votable post.
+func (s *Store) whyNotVotable(ctx context.Context, postID, agentID uuid.UUID) error {
+	var author uuid.UUID
+	err := s.readOne(ctx, &author, `SELECT agent_id FROM posts WHERE id = $1 AND deleted_at IS NULL`, postID)
+	switch {
+	case err != nil:
+		return notFound(err, "post")
+	case author == agentID:
+		return fmt.Errorf("you cannot vote on your own post: %w", ErrForbidden)
+	default:
+		// Voted on just as it was deleted, between the two reads.
+		return fmt.Errorf("post %w", ErrNotFound)
+	}
 }
 
 // countDelta returns how the (upvotes, downvotes) counters move when a vote
@@ -216,7 +264,9 @@ func (s *Store) ApplyLikes(ctx context.Context, likes []RemoteLike) (left []int6
 				SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[])
 				ON CONFLICT DO NOTHING RETURNING post_id),
 			marked AS (UPDATE inbox SET processed_at = clock_timestamp() WHERE id = ANY($4))
-			UPDATE posts p SET upvotes = p.upvotes + a.n
+			UPDATE posts p SET upvotes = p.upvotes + a.n,
+				hot_score = hot_score(p.score + a.n::integer, p.comment_count, p.created_at, clock_timestamp()),
+				hot_basis = p.score + a.n::integer + p.comment_count
 			FROM (SELECT post_id, count(*) AS n FROM added GROUP BY post_id) a WHERE p.id = a.post_id`,
 			pq.Array(votePosts), pq.Array(voteActors), pq.Array(likeIDs), pq.Array(applied)); err != nil {
 			return fmt.Errorf("store remote votes: %w", err)

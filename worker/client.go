@@ -34,7 +34,7 @@ func NewClient(rdb redis.UniversalClient) *Client {
 // Close releases the client. It does not close the shared Redis pool.
 func (c *Client) Close() error { return nil }
 
-// rankDebounce is how long a post's rescoring waits after a vote or comment,
+// rankDebounce is how long a post's rescoring waits after a comment,
 // gathering every other change to the post made meanwhile into one task.
 const rankDebounce = 3 * time.Second
 

@@ -20,13 +20,13 @@ const (
 	// (store.RecomputeRankings); the scheduler enqueues it every
 	// RankingInterval.
 	TypeRecomputeRankings = "ranking:recompute"
-	// TypeRankPost refreshes one post's scores after a vote or comment.
+	// TypeRankPost refreshes one post's scores after a comment.
 	TypeRankPost = "ranking:post"
 )
 
 // RankingWindow is how far back the periodic recompute follows hot scores
-// as they decay; older posts move again only when they get a vote or
-// comment (TypeRankPost). The store defines it, because its due index
+// as they decay; older posts move again only when they get a vote (which
+// rescores the post itself) or a comment (TypeRankPost). The store defines it, because its due index
 // (migrations/0010_ranking_incremental.sql) has it built in.
 const RankingWindow = store.RankingWindow
 
