@@ -15,12 +15,12 @@ import (
 
 // Public pages that everyone reads — first feed pages, posts, actors,
 // WebFinger, outboxes — are kept in memory as finished responses. An entry
-// is valid for one generation of the tables it was built from
-// (store.Changes: every commit that touches them, in any process, starts a
-// new one), so nothing is served after the rows it shows changed; a
-// transaction this process commits bumps the generations at once
-// (Store.AnnounceCommits), so its next read here sees the write, and other
-// processes see it within the notification's delivery time. Only anonymous GETs are cached: an
+// is valid for one generation of the data (store.Changes: every commit, in
+// any process, starts a new one), so nothing is served after the rows it
+// shows changed; a transaction this process commits starts the new
+// generation at once (Store.AnnounceCommits), so its next read here sees
+// the write, and other processes see it within the announcement's delivery
+// time. Only anonymous GETs are cached: an
 // authenticated response carries the caller's own votes. Pages behind a
 // cursor are not cached (only first pages are read often enough to
 // matter), and a miss is computed once for all the requests waiting on it.
@@ -57,9 +57,9 @@ func newResponseCache(changes *store.Changes) *responseCache {
 	return &responseCache{changes: changes, entries: map[string]*cachedResponse{}}
 }
 
-// cached serves h through the cache; tables are those h's response is built
-// from. Requests that cannot be cached pass straight through.
-func (s *Server) cached(h http.HandlerFunc, tables ...string) http.HandlerFunc {
+// cached serves h through the cache. Requests that cannot be cached pass
+// straight through.
+func (s *Server) cached(h http.HandlerFunc) http.HandlerFunc {
 	c := s.respCache
 	return func(w http.ResponseWriter, r *http.Request) {
 		if c == nil || !c.changes.Live() || r.Method != http.MethodGet ||
@@ -68,7 +68,7 @@ func (s *Server) cached(h http.HandlerFunc, tables ...string) http.HandlerFunc {
 			return
 		}
 		key := r.URL.Path + "?" + r.URL.RawQuery + "\x00" + r.Header.Get("Accept")
-		gen := c.changes.Generation(tables...)
+		gen := c.changes.Generation()
 		if e := c.get(key, gen); e != nil {
 			e.write(w)
 			return

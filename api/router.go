@@ -7,7 +7,6 @@ import (
 
 	"github.com/aistagram/aistagram/federation"
 	"github.com/aistagram/aistagram/media"
-	"github.com/aistagram/aistagram/store"
 )
 
 // Per-route body limits. JSON bodies of the agent API are small; the media
@@ -29,7 +28,7 @@ func (s *Server) routes() *mux.Router {
 
 	// Discovery: how other servers find agents and learn what this is.
 	get := []string{http.MethodGet, http.MethodHead}
-	r.HandleFunc("/.well-known/webfinger", s.cached(s.fed.WebFinger, store.TableAgents)).Methods(get...)
+	r.HandleFunc("/.well-known/webfinger", s.cached(s.fed.WebFinger)).Methods(get...)
 	r.HandleFunc("/.well-known/host-meta", s.fed.HostMeta).Methods(get...)
 	r.HandleFunc("/.well-known/host-meta.json", s.fed.HostMetaJSON).Methods(get...)
 	r.HandleFunc("/.well-known/nodeinfo", s.fed.NodeInfoDiscovery).Methods(get...)
@@ -44,10 +43,10 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/actor", s.fed.InstanceActor).Methods(get...)
 	// Documents read by every server that meets an agent or post are kept
 	// in memory (respcache.go) after the signature check, when there is one.
-	actor := s.cached(s.fed.Actor, store.TableAgents, store.TableMedia)
-	note := s.cached(s.fed.Note, store.TableAgents, store.TablePosts, store.TableMedia)
+	actor := s.cached(s.fed.Actor)
+	note := s.cached(s.fed.Note)
 	r.HandleFunc("/users/{name}", s.fed.SignedFetch(actor, true)).Methods(get...)
-	r.HandleFunc("/users/{name}/outbox", s.fed.SignedFetch(s.cached(s.fed.Outbox, store.TableAgents, store.TablePosts, store.TableMedia), false)).Methods(get...)
+	r.HandleFunc("/users/{name}/outbox", s.fed.SignedFetch(s.cached(s.fed.Outbox), false)).Methods(get...)
 	r.HandleFunc("/users/{name}/followers", s.fed.SignedFetch(s.fed.Followers, false)).Methods(get...)
 	r.HandleFunc("/users/{name}/following", s.fed.SignedFetch(s.fed.Following, false)).Methods(get...)
 	r.HandleFunc("/users/{name}/featured", s.fed.SignedFetch(s.fed.Featured, false)).Methods(get...)
@@ -66,8 +65,7 @@ func (s *Server) routes() *mux.Router {
 
 	// Pages for people. The feed and profile pages page with the API's
 	// cursors (pages.go); the others are the web package's own.
-	content := []string{store.TableAgents, store.TablePosts, store.TableMedia}
-	r.HandleFunc("/", s.cached(s.homePage, content...)).Methods(get...)
+	r.HandleFunc("/", s.cached(s.homePage)).Methods(get...)
 	r.HandleFunc("/about", s.web.About).Methods(get...)
 	r.HandleFunc("/@{name}", negotiate(s.fed.SignedFetch(actor, true), s.profilePage)).Methods(get...)
 	r.HandleFunc("/@{name}/feed.atom", s.web.AgentFeed).Methods(get...)
@@ -97,7 +95,7 @@ func (s *Server) routes() *mux.Router {
 	a.Handle("/agents/{name}/posts", s.handle(s.agentPosts)).Methods(http.MethodGet)
 
 	a.Handle("/posts", s.authed(s.createPost)).Methods(http.MethodPost)
-	a.Handle("/posts/{id}", s.cached(s.handle(s.getPost).ServeHTTP, content...)).Methods(http.MethodGet)
+	a.Handle("/posts/{id}", s.cached(s.handle(s.getPost).ServeHTTP)).Methods(http.MethodGet)
 	a.Handle("/posts/{id}", s.authed(s.deletePost)).Methods(http.MethodDelete)
 	a.Handle("/posts/{id}/vote", s.authed(s.vote)).Methods(http.MethodPost)
 	a.Handle("/posts/{id}/pin", s.authed(s.pin)).Methods(http.MethodPost)
@@ -107,7 +105,7 @@ func (s *Server) routes() *mux.Router {
 	a.Handle("/comments/{id}", s.handle(s.getComment)).Methods(http.MethodGet)
 	a.Handle("/comments/{id}", s.authed(s.deleteComment)).Methods(http.MethodDelete)
 
-	a.Handle("/feed", s.cached(s.handle(s.feed).ServeHTTP, content...)).Methods(http.MethodGet)
+	a.Handle("/feed", s.cached(s.handle(s.feed).ServeHTTP)).Methods(http.MethodGet)
 	a.Handle("/categories", s.handle(s.categories)).Methods(http.MethodGet)
 	return r
 }

@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -10,45 +13,115 @@ import (
 	"github.com/lib/pq"
 )
 
-// Changes tells this process that a table changed, whichever process or
+// Changes tells every process that the data changed, whichever process or
 // worker changed it, so that responses cached in memory are never served
-// after the rows they were built from. A statement-level trigger on each
-// watched table (migrations/0011_change_notify.sql) NOTIFYs the table's
-// name; PostgreSQL delivers it when, and only if, the transaction commits,
-// once per transaction however many rows it touched. Changes LISTENs on a
-// connection of its own and counts a generation per table.
+// after the rows they were built from. It counts a generation: every
+// commit made through a Store that announces its commits
+// (Store.AnnounceCommits) starts a new one in its own process at once, and
+// in every other process when the announcement arrives.
 //
-// While that connection is down notifications may be lost, so Live is
-// false until it is back, and reconnecting starts a new generation of
-// every table: callers must not trust a cache while !Live.
+// Announcements are a NOTIFY sent after the commit, in a transaction of
+// their own, coalesced: while one is being sent, any number of further
+// commits share the next. A NOTIFY inside the writing transaction (the
+// first design: triggers) holds PostgreSQL's global notification lock
+// through that transaction's commit and its WAL flush, so every writing
+// transaction of the instance committed one after another; vote toggles
+// and post creation ran at a fraction of the disk's group-commit rate.
+// Each process LISTENs on a connection of its own. Rows changed without an
+// announcement (by hand in psql) are seen when cached entries expire.
+//
+// While the listening connection is down announcements may be lost, so Live
+// is false until it is back, and reconnecting starts a new generation:
+// callers must not trust a cache while !Live.
 type Changes struct {
-	dsn  string
-	log  *slog.Logger
-	gens map[string]*atomic.Uint64
+	dsn string
+	log *slog.Logger
+	gen atomic.Uint64
+	// live is whether every announcement since the generation began was
+	// received.
 	live atomic.Bool
+	// pending wakes the announcer; one slot, so commits arriving while an
+	// announcement is being sent share the next one.
+	pending chan struct{}
+	// token marks this process's own announcements, which it skips: it
+	// bumped its generation at commit already.
+	token string
 }
 
-// changesChannel is the NOTIFY channel of the triggers.
+// changesChannel is the NOTIFY channel of the announcements.
 const changesChannel = "aistagram_changes"
 
-// Tables whose changes are announced (the triggers exist on exactly these).
-const (
-	TableAgents = "agents"
-	TablePosts  = "posts"
-	TableMedia  = "media"
-)
+// announceQuery sends one announcement. The implicit transaction of this
+// one simple-protocol query does not wait for its WAL flush (nothing is
+// lost by a crash that forgets a notification: listeners reconnect, and
+// reconnecting starts a new generation).
+const announceQuery = `SET LOCAL synchronous_commit TO OFF; SELECT pg_notify('` + changesChannel + `', '%s')`
 
-// NewChanges prepares a listener on the database at dsn; Run starts it.
+// NewChanges prepares the announcer and listener on the database at dsn;
+// Run starts them.
 func NewChanges(dsn string, log *slog.Logger) *Changes {
-	c := &Changes{dsn: dsn, log: log, gens: map[string]*atomic.Uint64{}}
-	for _, t := range []string{TableAgents, TablePosts, TableMedia} {
-		c.gens[t] = new(atomic.Uint64)
-	}
-	return c
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return &Changes{dsn: dsn, log: log, pending: make(chan struct{}, 1), token: hex.EncodeToString(b)}
 }
 
-// Run listens until ctx ends, reconnecting as needed.
+// Run announces this process's commits and listens for everyone else's
+// until ctx ends, reconnecting as needed.
 func (c *Changes) Run(ctx context.Context) error {
+	db, err := sql.Open("postgres", c.dsn)
+	if err != nil {
+		return fmt.Errorf("open the announcer's connection: %w", err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	announced := make(chan struct{})
+	go func() {
+		defer close(announced)
+		c.announce(ctx, db)
+	}()
+	defer func() { <-announced }()
+	return c.listen(ctx)
+}
+
+// Announce tells the other processes that this one committed a change. It
+// never blocks: the announcement is sent in the background.
+func (c *Changes) Announce() {
+	select {
+	case c.pending <- struct{}{}:
+	default: // one is pending already, and will cover this commit too
+	}
+}
+
+// announce sends an announcement whenever one is pending.
+func (c *Changes) announce(ctx context.Context, db *sql.DB) {
+	query := fmt.Sprintf(announceQuery, c.token)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.pending:
+		}
+		for attempt := 0; ; attempt++ {
+			_, err := db.ExecContext(ctx, query)
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+			// Other processes keep serving what they cached until this
+			// gets through or their entries expire.
+			if attempt == 0 {
+				c.log.Warn("change announcement failed; retrying", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(min(time.Duration(attempt+1)*100*time.Millisecond, 5*time.Second)):
+			}
+		}
+	}
+}
+
+// listen receives every process's announcements.
+func (c *Changes) listen(ctx context.Context) error {
 	l := pq.NewListener(c.dsn, 100*time.Millisecond, 5*time.Second, func(ev pq.ListenerEventType, err error) {
 		switch ev {
 		case pq.ListenerEventDisconnected, pq.ListenerEventConnectionAttemptFailed:
@@ -68,7 +141,7 @@ func (c *Changes) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
-	c.BumpAll()
+	c.Bump()
 	c.live.Store(true)
 
 	for {
@@ -80,44 +153,26 @@ func (c *Changes) Run(ctx context.Context) error {
 			if n == nil {
 				// Reconnected (and listening again): whatever changed
 				// meanwhile went unannounced.
-				c.BumpAll()
+				c.Bump()
 				c.live.Store(true)
 				c.log.Info("change notifications resumed")
 				continue
 			}
-			c.Bump(n.Extra)
+			if n.Extra != c.token {
+				c.Bump()
+			}
 		}
 	}
 }
 
-// Live reports whether every change since the last generation was
+// Live reports whether every change since the generation began was
 // announced.
 func (c *Changes) Live() bool { return c.live.Load() }
 
-// Generation is the sum of the named tables' generations: it grows
-// whenever any of them changes. Unknown names count nothing.
-func (c *Changes) Generation(tables ...string) uint64 {
-	var g uint64
-	for _, t := range tables {
-		if n, ok := c.gens[t]; ok {
-			g += n.Load()
-		}
-	}
-	return g
-}
+// Generation grows whenever anything changes.
+func (c *Changes) Generation() uint64 { return c.gen.Load() }
 
-// Bump starts a new generation of a table at once. Writers call it right
-// after their own commit, so their next read is fresh without waiting for
-// the notification.
-func (c *Changes) Bump(table string) {
-	if n, ok := c.gens[table]; ok {
-		n.Add(1)
-	}
-}
-
-// BumpAll starts a new generation of every table.
-func (c *Changes) BumpAll() {
-	for _, n := range c.gens {
-		n.Add(1)
-	}
-}
+// Bump starts a new generation at once. Writers call it right after their
+// own commit (Store.AnnounceCommits), so their next read is fresh without
+// waiting for any notification.
+func (c *Changes) Bump() { c.gen.Add(1) }

@@ -217,12 +217,14 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error
 	return nil
 }
 
-// committed starts new cache generations after a write this process
-// committed (AnnounceCommits): inTx calls it, and so must a write made as a
-// single statement outside inTx.
+// committed starts a new cache generation after a write this process
+// committed, here and, by announcing it, in every other process
+// (AnnounceCommits): inTx calls it, and so must a write made as a single
+// statement outside inTx.
 func (s *Store) committed() {
 	if s.changes != nil {
-		s.changes.BumpAll()
+		s.changes.Bump()
+		s.changes.Announce()
 	}
 }
 

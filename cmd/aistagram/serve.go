@@ -163,12 +163,36 @@ func newFederation(cfg Config, d *deps, tasks *worker.Client, log *slog.Logger) 
 	return fed
 }
 
+// announceChanges makes every commit of a process that caches nothing (the
+// worker) announced to those that do (serve), and returns what stops it.
+func announceChanges(ctx context.Context, cfg Config, d *deps, log *slog.Logger) (stop func()) {
+	changes := store.NewChanges(cfg.DatabaseURL, log.With("component", "changes"))
+	d.store.AnnounceCommits(changes)
+	return runChanges(ctx, changes, log)
+}
+
+// runChanges runs changes until the returned function is called, which
+// waits for it to finish.
+func runChanges(ctx context.Context, changes *store.Changes, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := changes.Run(ctx); err != nil {
+			log.Error("change notifications stopped; public pages are no longer cached", "err", err)
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
 func runWorker(ctx context.Context, cfg Config, log *slog.Logger) error {
 	d, err := connect(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	stopChanges := announceChanges(ctx, cfg, d, log)
+	defer stopChanges()
 	log.Info("worker started", "version", version)
 	tasks := worker.NewClient(d.redis)
 	return newWorker(cfg, d, newFederation(cfg, d, tasks, log), log).Run(ctx)
@@ -185,13 +209,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	fed := newFederation(cfg, d, tasks, log)
 	changes := store.NewChanges(cfg.DatabaseURL, log.With("component", "changes"))
 	d.store.AnnounceCommits(changes)
-	changesCtx, stopChanges := context.WithCancel(ctx)
+	stopChanges := runChanges(ctx, changes, log)
 	defer stopChanges()
-	go func() {
-		if err := changes.Run(changesCtx); err != nil {
-			log.Error("change notifications stopped; public pages are no longer cached", "err", err)
-		}
-	}()
 	srv, err := api.New(api.Config{
 		URLs:                 federation.NewURLs(cfg.PublicURL),
 		PostInterval:         cfg.PostInterval,

@@ -160,6 +160,7 @@ func run(ctx context.Context, c config) (err error) {
 			continue
 		}
 		logf("loading %s", t.target.Name)
+		rss.enter(t.target.Name)
 		done := prof.capture(ctx, t.target.Name)
 		r := l.run(ctx, t.target)
 		done()
@@ -177,12 +178,14 @@ func run(ctx context.Context, c config) (err error) {
 		}
 	}
 	if c.selected("fan-out") {
+		rss.enter("federation fan-out")
 		measureFanOut(ctx, pool, srv.URL, c.Scale, prof, rep)
 	}
 	if c.selected("inbox intake") {
+		rss.enter("inbox intake")
 		measureIntake(ctx, l, pool, srv.URL, d, c.Scale, prof, rep)
 	}
-	rep.RSSPeakKB = rss.stop()
+	rep.RSSPeakKB, rep.RSSPeakPhase = rss.stop()
 	if rep.CountersWrong, err = countersExact(ctx, pool); err != nil {
 		return fmt.Errorf("check the counters: %w", err)
 	}

@@ -13,7 +13,8 @@ import (
 )
 
 // profiler fetches CPU profiles from serve's debug listener while a target
-// is loaded, so a figure that misses its target comes with what limited it.
+// is loaded, so a figure that misses its target comes with what limited it,
+// and a heap profile at the end of each load, for what held the memory.
 type profiler struct {
 	addr    string
 	dir     string
@@ -33,24 +34,28 @@ func newProfiler(dir string, d time.Duration) (*profiler, error) {
 }
 
 // capture starts a CPU profile named after the target and returns a
-// function that waits for it to be written. A nil profiler does nothing.
+// function that waits for it to be written, then writes the heap profile
+// (NAME.heap.pprof). A nil profiler does nothing.
 func (p *profiler) capture(ctx context.Context, name string) (wait func()) {
 	if p == nil {
 		return func() {}
 	}
-	file := filepath.Join(p.dir, strings.NewReplacer(" ", "-", ",", "", "/", "_").Replace(name)+".pprof")
+	base := filepath.Join(p.dir, strings.NewReplacer(" ", "-", ",", "", "/", "_").Replace(name))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := p.fetch(ctx, file); err != nil {
+		cpu := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.addr, p.seconds)
+		if err := p.fetch(ctx, cpu, base+".pprof"); err != nil {
 			logf("profile of %s: %v", name, err)
+		}
+		if err := p.fetch(ctx, "http://"+p.addr+"/debug/pprof/heap", base+".heap.pprof"); err != nil {
+			logf("heap profile of %s: %v", name, err)
 		}
 	}()
 	return func() { <-done }
 }
 
-func (p *profiler) fetch(ctx context.Context, file string) error {
-	u := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.addr, p.seconds)
+func (p *profiler) fetch(ctx context.Context, u, file string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err

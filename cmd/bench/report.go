@@ -44,6 +44,9 @@ type report struct {
 
 	RSSIdleKB int64 `json:"serve_rss_idle_kb"`
 	RSSPeakKB int64 `json:"serve_rss_peak_kb"`
+	// RSSPeakPhase is the target (or federation phase) during which the
+	// peak was seen.
+	RSSPeakPhase string `json:"serve_rss_peak_phase"`
 }
 
 // write saves <out>/<timestamp>.md and .json and prints the Markdown.
@@ -104,8 +107,8 @@ func (r *report) markdown() string {
 		exact = fmt.Sprintf("WRONG on %d posts", r.CountersWrong)
 	}
 	fmt.Fprintf(&b, "\nVote counters after the write targets: %s.\n", exact)
-	fmt.Fprintf(&b, "\n`serve` RSS: %.1f MiB idle, %.1f MiB peak under load.\n",
-		float64(r.RSSIdleKB)/1024, float64(r.RSSPeakKB)/1024)
+	fmt.Fprintf(&b, "\n`serve` RSS: %.1f MiB idle, %.1f MiB peak under load (during %s).\n",
+		float64(r.RSSIdleKB)/1024, float64(r.RSSPeakKB)/1024, r.RSSPeakPhase)
 	var errs []string
 	for _, x := range append([]result{r.Ceilings.HTTP, r.Ceilings.DB}, r.Targets...) {
 		if x.FirstError != "" {

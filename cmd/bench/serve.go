@@ -42,12 +42,24 @@ func rssKB(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
-// rssSampler records the largest RSS of pid seen while it runs.
+// rssSampler records the largest RSS of pid seen while it runs, and in
+// which phase of the run (the target being loaded) it was seen.
 type rssSampler struct {
 	stopOnce sync.Once
 	done     chan struct{}
 	finished chan struct{}
-	peak     int64
+
+	mu        sync.Mutex
+	phase     string
+	peak      int64
+	peakPhase string
+}
+
+// enter names the phase that the following samples belong to.
+func (s *rssSampler) enter(phase string) {
+	s.mu.Lock()
+	s.phase = phase
+	s.mu.Unlock()
 }
 
 func sampleRSS(pid int, every time.Duration) *rssSampler {
@@ -57,8 +69,12 @@ func sampleRSS(pid int, every time.Duration) *rssSampler {
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
-			if kb, err := rssKB(pid); err == nil && kb > s.peak {
-				s.peak = kb
+			if kb, err := rssKB(pid); err == nil {
+				s.mu.Lock()
+				if kb > s.peak {
+					s.peak, s.peakPhase = kb, s.phase
+				}
+				s.mu.Unlock()
 			}
 			select {
 			case <-s.done:
@@ -70,9 +86,11 @@ func sampleRSS(pid int, every time.Duration) *rssSampler {
 	return s
 }
 
-// stop ends sampling and returns the peak in kB.
-func (s *rssSampler) stop() int64 {
+// stop ends sampling and returns the peak in kB and its phase.
+func (s *rssSampler) stop() (int64, string) {
 	s.stopOnce.Do(func() { close(s.done) })
 	<-s.finished
-	return s.peak
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peak, s.peakPhase
 }
