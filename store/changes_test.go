@@ -74,3 +74,60 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		}
 	}
 }
+
+// TestProfilesFollowChanges: posts show their author's profile from a
+// cache in each process (agentcache.go); a profile change is shown at once
+// by the process that made it and by another process once announced, and
+// a process that hears no announcements reads every profile afresh.
+func TestProfilesFollowChanges(t *testing.T) {
+	ctx := context.Background()
+	dsn := storetest.NewURL(t)
+	open := func(changes *store.Changes) *store.Store {
+		st, err := store.Open(ctx, dsn, store.Options{MaxOpenConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		if err := st.Migrate(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		if changes != nil {
+			st.AnnounceCommits(changes)
+		}
+		return st
+	}
+	writer, reader, deaf := open(runChanges(t, dsn)), open(runChanges(t, dsn)), open(nil)
+	f := &rankingFixture{t: t, st: writer}
+	f.author = f.agent()
+	post := f.post(time.Now())
+	emoji := func(st *store.Store) string {
+		t.Helper()
+		p, err := st.PostByID(ctx, post)
+		if err != nil {
+			t.Fatal(err)
+		}
+		posts, err := st.NewestPosts(ctx, store.FeedQuery{Limit: 1})
+		if err != nil || len(posts) != 1 {
+			t.Fatalf("newest posts: %v, %v", posts, err)
+		}
+		if posts[0].Agent != p.Agent {
+			t.Errorf("a page and the post disagree on the author: %+v, %+v", posts[0].Agent, p.Agent)
+		}
+		return p.Agent.AvatarEmoji
+	}
+	for _, st := range []*store.Store{writer, reader, deaf} {
+		emoji(st) // fill each cache
+	}
+	for i, e := range []string{"🦊", "🐙", "🦉"} {
+		if _, err := writer.UpdateAgent(ctx, f.author, store.AgentChanges{AvatarEmoji: &e}); err != nil {
+			t.Fatal(err)
+		}
+		if got := emoji(writer); got != e {
+			t.Errorf("change %d: the writing process shows %q, want %q at once", i, got, e)
+		}
+		if got := emoji(deaf); got != e {
+			t.Errorf("change %d: a process without announcements shows %q, want %q", i, got, e)
+		}
+		waitFor(t, "the other process to show the new profile", func() bool { return emoji(reader) == e })
+	}
+}
