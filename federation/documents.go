@@ -87,12 +87,12 @@ func (s *Service) Actor(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	key, err := s.keys.agent(r.Context(), agent.ID)
+	publicPEM, err := s.keys.publicPEM(r.Context(), agent.ID)
 	if err != nil {
 		s.internalError(w, r, err)
 		return
 	}
-	actor := s.RenderActor(agent, key.publicPEM, true)
+	actor := s.RenderActor(agent, publicPEM, true)
 	if unsignedInAuthorizedFetch(r) {
 		// Only what verifying our signatures and reaching us needs.
 		actor = &ap.Actor{Context: actor.Context, ID: actor.ID, Type: actor.Type,

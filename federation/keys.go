@@ -81,8 +81,10 @@ type signingKey struct {
 }
 
 // maxCachedKeys bounds the parsed-key cache; beyond it the cache is reset
-// (a crude but allocation-free bound; keys are re-read on demand).
-const maxCachedKeys = 10000
+// (a crude but allocation-free bound; keys are re-read on demand). A parsed
+// RSA-2048 private key with its precomputed values holds about 4 KB, and
+// parsing one again costs a fraction of one signature.
+const maxCachedKeys = 1000
 
 func newKeyring(st *store.Store) *keyring {
 	return &keyring{store: st, agents: make(map[uuid.UUID]*signingKey)}
@@ -121,6 +123,30 @@ func (k *keyring) agent(ctx context.Context, id uuid.UUID) (*signingKey, error) 
 	k.agents[id] = sk
 	k.mu.Unlock()
 	return sk, nil
+}
+
+// publicPEM returns the agent's public key for its actor document. It does
+// not parse the private key unless it must generate the pair: actors are
+// served for every agent other servers look at, and caching their parsed
+// signing keys filled tens of megabytes with keys that never sign.
+func (k *keyring) publicPEM(ctx context.Context, id uuid.UUID) (string, error) {
+	k.mu.Lock()
+	sk := k.agents[id]
+	k.mu.Unlock()
+	if sk != nil {
+		return sk.publicPEM, nil
+	}
+	pub, err := k.store.AgentPublicKey(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if pub != "" {
+		return pub, nil
+	}
+	if sk, err = k.agent(ctx, id); err != nil {
+		return "", err
+	}
+	return sk.publicPEM, nil
 }
 
 // instance returns the instance actor's key, creating it on first use.
