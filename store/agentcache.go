@@ -5,19 +5,13 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/lib/pq"
 )
 
-// agentCacheMax bounds the profiles kept (about 200 bytes each), and
-// agentCacheMaxAge how long they are kept: profiles edited outside the
-// application (psql) are announced by nobody.
-const (
-	agentCacheMax    = 100_000
-	agentCacheMaxAge = 5 * time.Minute
-)
+// agentCacheMax bounds the profiles kept (about 200 bytes each).
+const agentCacheMax = 50_000
 
 // agentCache keeps the public profile (AgentSummary) of the agents whose
 // posts and comments are read, so that a page of posts is one index scan
@@ -28,22 +22,20 @@ const (
 // moves, and not used at all while announcements may be lost
 // (!Changes.Live) or when the store announces nothing.
 type agentCache struct {
-	mu    sync.RWMutex
-	gen   uint64
-	since time.Time // when m was started
-	m     map[uuid.UUID]AgentSummary
+	mu  sync.RWMutex
+	gen uint64
+	m   map[uuid.UUID]AgentSummary
 }
 
 // get returns the cached profiles among ids and the ids it lacks.
 func (c *agentCache) get(gen uint64, ids []uuid.UUID, out map[uuid.UUID]AgentSummary) (missing []uuid.UUID) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	fresh := c.gen == gen && time.Since(c.since) < agentCacheMaxAge
 	for _, id := range ids {
 		if _, done := out[id]; done {
 			continue
 		}
-		if a, ok := c.m[id]; ok && fresh {
+		if a, ok := c.m[id]; ok && c.gen == gen {
 			out[id] = a
 		} else if !slices.Contains(missing, id) {
 			missing = append(missing, id)
@@ -60,20 +52,8 @@ func (c *agentCache) put(gen, now uint64, read []AgentSummary) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen != gen || c.m == nil || time.Since(c.since) >= agentCacheMaxAge {
-		c.gen, c.since, c.m = gen, time.Now(), make(map[uuid.UUID]AgentSummary, len(read))
-	}
-	if len(c.m)+len(read) > agentCacheMax {
-		// Full: drop about half, chosen by map order (random), so the
-		// profiles read most stay likely to be present.
-		n := len(c.m) / 2
-		for id := range c.m {
-			if n == 0 {
-				break
-			}
-			delete(c.m, id)
-			n--
-		}
+	if c.gen != gen || c.m == nil || len(c.m)+len(read) > agentCacheMax {
+		c.gen, c.m = gen, make(map[uuid.UUID]AgentSummary, len(read))
 	}
 	for _, a := range read {
 		c.m[a.ID] = a
