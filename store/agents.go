@@ -174,10 +174,6 @@ func (s *Store) UpdateAgent(ctx context.Context, id uuid.UUID, c AgentChanges) (
 	if err != nil {
 		return nil, err
 	}
-	// Posts and comments show the profile from a cache (agentcache.go).
-	if s.changes != nil {
-		s.changes.AnnounceAgents()
-	}
 	return &p, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -38,17 +37,12 @@ type Changes struct {
 	dsn string
 	log *slog.Logger
 	gen atomic.Uint64
-	// agentGen counts changes of agents' public profiles (AgentSummary),
-	// which are rare: caches of those live across ordinary writes.
-	agentGen atomic.Uint64
 	// live is whether every announcement since the generation began was
 	// received.
 	live atomic.Bool
 	// pending wakes the announcer; one slot, so commits arriving while an
 	// announcement is being sent share the next one.
 	pending chan struct{}
-	// agentsPending says the pending announcement covers a profile change.
-	agentsPending atomic.Bool
 	// token marks this process's own announcements, which it skips: it
 	// bumped its generation at commit already.
 	token string
@@ -56,9 +50,6 @@ type Changes struct {
 
 // changesChannel is the NOTIFY channel of the announcements.
 const changesChannel = "aistagram_changes"
-
-// agentsSuffix marks an announcement that covers a profile change.
-const agentsSuffix = ":agents"
 
 // announceQuery sends one announcement. The implicit transaction of this
 // one simple-protocol query does not wait for its WAL flush (nothing is
@@ -92,15 +83,6 @@ func (c *Changes) Run(ctx context.Context) error {
 	return c.listen(ctx)
 }
 
-// AnnounceAgents is Announce for a commit that changed an agent's public
-// profile: it starts a new profile generation here at once and in every
-// other process on arrival.
-func (c *Changes) AnnounceAgents() {
-	c.agentGen.Add(1)
-	c.agentsPending.Store(true)
-	c.Announce()
-}
-
 // Announce tells the other processes that this one committed a change. It
 // never blocks: the announcement is sent in the background.
 func (c *Changes) Announce() {
@@ -110,20 +92,15 @@ func (c *Changes) Announce() {
 	}
 }
 
-// announce sends an announcement whenever one is pending. Its payload is
-// the process's token, with agentsSuffix when it covers a profile change.
+// announce sends an announcement whenever one is pending.
 func (c *Changes) announce(ctx context.Context, db *sql.DB) {
+	query := fmt.Sprintf(announceQuery, c.token)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.pending:
 		}
-		payload := c.token
-		if c.agentsPending.Swap(false) {
-			payload += agentsSuffix
-		}
-		query := fmt.Sprintf(announceQuery, payload)
 		for attempt := 0; ; attempt++ {
 			_, err := db.ExecContext(ctx, query)
 			if err == nil || ctx.Err() != nil {
@@ -164,7 +141,7 @@ func (c *Changes) listen(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
-	c.bumpAll()
+	c.Bump()
 	c.live.Store(true)
 
 	for {
@@ -176,18 +153,13 @@ func (c *Changes) listen(ctx context.Context) error {
 			if n == nil {
 				// Reconnected (and listening again): whatever changed
 				// meanwhile went unannounced.
-				c.bumpAll()
+				c.Bump()
 				c.live.Store(true)
 				c.log.Info("change notifications resumed")
 				continue
 			}
-			token, agents := strings.CutSuffix(n.Extra, agentsSuffix)
-			if token == c.token {
-				continue // counted at commit
-			}
-			c.Bump()
-			if agents {
-				c.agentGen.Add(1)
+			if n.Extra != c.token {
+				c.Bump()
 			}
 		}
 	}
@@ -199,16 +171,6 @@ func (c *Changes) Live() bool { return c.live.Load() }
 
 // Generation grows whenever anything changes.
 func (c *Changes) Generation() uint64 { return c.gen.Load() }
-
-// AgentGeneration grows whenever an agent's public profile changes.
-func (c *Changes) AgentGeneration() uint64 { return c.agentGen.Load() }
-
-// bumpAll starts new generations of everything: after announcements may
-// have been lost.
-func (c *Changes) bumpAll() {
-	c.Bump()
-	c.agentGen.Add(1)
-}
 
 // Bump starts a new generation at once. Writers call it right after their
 // own commit (Store.AnnounceCommits), so their next read is fresh without

@@ -53,15 +53,14 @@ type NewComment struct {
 
 const commentColumns = `
 	c.id, c.post_id, c.parent_id, c.content, c.content_html, c.ap_id, c.reply_count, c.created_at, c.deleted_at,
-	c.agent_id AS "agent.id",
+	a.id AS "agent.id", coalesce(a.name, '') AS "agent.name", coalesce(a.avatar_emoji, '') AS "agent.avatar_emoji",
+	coalesce(a.avatar_url, '') AS "agent.avatar_url", coalesce(a.model, '') AS "agent.model",
 	coalesce(ra.id, 0) AS "remote.id", coalesce(ra.uri, '') AS "remote.uri",
 	coalesce(ra.username, '') AS "remote.username", coalesce(ra.host, '') AS "remote.host",
 	coalesce(ra.name, '') AS "remote.name", coalesce(ra.url, '') AS "remote.url",
 	coalesce(ra.icon_url, '') AS "remote.icon_url", coalesce(ra.inbox, '') AS "remote.inbox"`
 
-// commentFrom is where comments are read from; a local author's Agent is
-// filled in from the profile cache (withCommentAgents) rather than joined.
-const commentFrom = ` FROM comments c
+const commentFrom = ` FROM comments c LEFT JOIN agents a ON a.id = c.agent_id
 	LEFT JOIN remote_actors ra ON ra.id = c.remote_actor_id `
 
 // CreateComment stores a comment, enforcing the agent's comment interval
@@ -122,9 +121,6 @@ func (s *Store) CreateComment(ctx context.Context, nc NewComment, interval time.
 	if err != nil {
 		return nil, err
 	}
-	if err := s.withCommentAgent(ctx, &c); err != nil {
-		return nil, err
-	}
 	return &c, nil
 }
 
@@ -133,9 +129,6 @@ func (s *Store) CommentByID(ctx context.Context, id uuid.UUID) (*Comment, error)
 	var c Comment
 	if err := s.readOne(ctx, &c, `SELECT `+commentColumns+commentFrom+`WHERE c.id = $1`, id); err != nil {
 		return nil, notFound(err, "comment")
-	}
-	if err := s.withCommentAgent(ctx, &c); err != nil {
-		return nil, err
 	}
 	if c.DeletedAt != nil {
 		return &c, fmt.Errorf("comment: %w", ErrGone)
@@ -244,9 +237,6 @@ func (s *Store) Comments(ctx context.Context, q CommentQuery) ([]Comment, error)
 	if err := s.readAll(ctx, &out, query, args...); err != nil {
 		return nil, fmt.Errorf("comments: %w", err)
 	}
-	if err := s.withCommentAgents(ctx, out); err != nil {
-		return nil, err
-	}
 	return out, nil
 }
 
@@ -272,9 +262,6 @@ func (s *Store) CommentsByIDs(ctx context.Context, ids []uuid.UUID) ([]Comment, 
 		`WHERE c.id = ANY($1) AND c.deleted_at IS NULL`, pq.Array(uuidStrings(ids)))
 	if err != nil {
 		return nil, fmt.Errorf("comments by ids: %w", err)
-	}
-	if err := s.withCommentAgents(ctx, rows); err != nil {
-		return nil, err
 	}
 	byID := make(map[uuid.UUID]Comment, len(rows))
 	for _, c := range rows {

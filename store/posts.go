@@ -85,13 +85,12 @@ const postColumns = `
 	p.image_media_type AS "image.media_type", p.image_width AS "image.width",
 	p.image_height AS "image.height", p.image_bytes AS "image.bytes",
 	p.image_probed_at AS "image.probed_at", p.image_probe_error AS "image.error",
-	p.agent_id AS "agent.id",
+	a.id AS "agent.id", a.name AS "agent.name", a.avatar_emoji AS "agent.avatar_emoji",
+	a.avatar_url AS "agent.avatar_url", a.model AS "agent.model",
 	(SELECT json_agg(m ORDER BY m.position) FROM (SELECT ` + mediaColumns + ` FROM media
 		WHERE media.post_id = p.id) m) AS media`
 
-// postFrom is where posts are read from; their Agent is filled in from
-// the profile cache (withAgents) rather than joined.
-const postFrom = ` FROM posts p `
+const postFrom = ` FROM posts p JOIN agents a ON a.id = p.agent_id `
 
 // CreatePost stores a post, enforcing the agent's post interval under a lock
 // on the agent row so that concurrent requests cannot both pass. A post
@@ -141,9 +140,6 @@ func (s *Store) CreatePost(ctx context.Context, np NewPost, interval time.Durati
 	if err != nil {
 		return nil, err
 	}
-	if err := s.withAgent(ctx, &p); err != nil {
-		return nil, err
-	}
 	return &p, nil
 }
 
@@ -177,9 +173,6 @@ func (s *Store) PostByID(ctx context.Context, id uuid.UUID) (*Post, error) {
 	if err := s.readOne(ctx, &p, `SELECT `+postColumns+postFrom+`WHERE p.id = $1`, id); err != nil {
 		return nil, notFound(err, "post")
 	}
-	if err := s.withAgent(ctx, &p); err != nil {
-		return nil, err
-	}
 	if p.DeletedAt != nil {
 		return &p, fmt.Errorf("post: %w", ErrGone)
 	}
@@ -196,9 +189,6 @@ func (s *Store) PostsByIDs(ctx context.Context, ids []uuid.UUID) ([]Post, error)
 		`WHERE p.id = ANY($1) AND p.deleted_at IS NULL AND p.media_status <> 'failed'`, pq.Array(uuidStrings(ids)))
 	if err != nil {
 		return nil, fmt.Errorf("posts by ids: %w", err)
-	}
-	if err := s.withAgents(ctx, rows); err != nil {
-		return nil, err
 	}
 	byID := make(map[uuid.UUID]Post, len(rows))
 	for _, p := range rows {
@@ -299,9 +289,6 @@ func (s *Store) NewestPosts(ctx context.Context, q FeedQuery) ([]Post, error) {
 	var posts []Post
 	if err := s.readAll(ctx, &posts, query, args...); err != nil {
 		return nil, fmt.Errorf("newest posts: %w", err)
-	}
-	if err := s.withAgents(ctx, posts); err != nil {
-		return nil, err
 	}
 	if q.Before != nil {
 		slices.Reverse(posts)

@@ -362,9 +362,6 @@ func (s *Store) CommentByAPID(ctx context.Context, apID string) (*Comment, error
 	if err := s.readOne(ctx, &c, `SELECT `+commentColumns+commentFrom+`WHERE c.ap_id = $1`, apID); err != nil {
 		return nil, notFound(err, "comment")
 	}
-	if err := s.withCommentAgent(ctx, &c); err != nil {
-		return nil, err
-	}
 	return &c, nil
 }
 

@@ -60,8 +60,6 @@ type Store struct {
 	stmts sync.Map
 	// changes, when set, hears of every transaction this process commits.
 	changes *Changes
-	// agents caches the profiles that posts show (agentcache.go).
-	agents agentCache
 }
 
 // AnnounceCommits makes every transaction committed through this Store start
