@@ -76,6 +76,58 @@ func TestDeliveryRetriedAfterServerError(t *testing.T) {
 	}
 }
 
+// TestBatchedDeliveryRetriedAlone: a post to followers on three personal
+// inboxes goes out as one batch task; the one inbox that answers 500 gets
+// its retry as a task of its own, and every follower ends with the post
+// exactly once.
+func TestBatchedDeliveryRetriedAlone(t *testing.T) {
+	t.Parallel()
+	in := newInstance(t)
+	p := newPeer(t)
+	a := in.register("batch")
+	accounts := []string{"ann", "ben", "cat"}
+	for _, name := range accounts {
+		p.account(name)
+		p.mu.Lock()
+		p.noShared[name] = true
+		p.mu.Unlock()
+		follow(t, in, p, name, a)
+	}
+
+	p.mu.Lock()
+	p.statuses = []int{500}
+	p.mu.Unlock()
+	in.post(a, "general")
+	eventually(t, "every delivery to be recorded delivered", func() bool {
+		rows := deliveryRows(t, in)
+		if len(rows) != len(accounts) {
+			return false
+		}
+		for _, r := range rows {
+			if r.Status != "delivered" {
+				return false
+			}
+		}
+		return true
+	})
+	attempts := map[int]int{}
+	for _, r := range deliveryRows(t, in) {
+		attempts[r.Attempts]++
+	}
+	if attempts[1] != 2 || attempts[2] != 1 {
+		t.Fatalf("attempts per delivery: %v, want two deliveries in one attempt and one in two", attempts)
+	}
+	for _, name := range accounts {
+		inbox := "/users/" + name + "/inbox"
+		if n := p.count(func(d delivery) bool { return d.typ() == "Create" && d.Inbox == inbox && d.Verified }); n < 1 {
+			t.Errorf("%s received no verified Create", name)
+		}
+	}
+	if n := p.count(func(d delivery) bool { return d.typ() == "Create" }); n != len(accounts)+1 {
+		t.Fatalf("the peer saw %d Creates, want %d (one each, and the refused one again)", n, len(accounts)+1)
+	}
+}
+
 // TestGoneInboxRemovesFollower: a follower's own inbox (its server has no
 // shared inbox, like GoToSocial) answers 410: the follower is removed and
 // the delivery is not retried.

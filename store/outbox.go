@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // OutboxKind says what an outbox row will be rendered as.
@@ -235,17 +236,28 @@ type Delivery struct {
 // query (a delivery is one signature plus as few round trips as can be).
 func (s *Store) DeliveryByID(ctx context.Context, id int64) (*Delivery, error) {
 	var d Delivery
-	err := s.readOne(ctx, &d, `SELECT d.id, d.outbox_id, d.inbox, d.host, d.personal, d.status, d.attempts,
-			o.activity, o.agent_id, coalesce(a.name, '') AS agent_name, o.kind,
-			h.unavailable_until AS host_unavailable_until
-		FROM deliveries d JOIN outbox o ON o.id = d.outbox_id LEFT JOIN agents a ON a.id = o.agent_id
-			LEFT JOIN hosts h ON h.host = d.host
-		WHERE d.id = $1`, id)
-	if err != nil {
+	if err := s.readOne(ctx, &d, deliverySelect+`WHERE d.id = $1`, id); err != nil {
 		return nil, notFound(err, "delivery")
 	}
 	return &d, nil
 }
+
+// DeliveriesByIDs is DeliveryByID for a batch, in one query; ids not found
+// are left out.
+func (s *Store) DeliveriesByIDs(ctx context.Context, ids []int64) ([]Delivery, error) {
+	var ds []Delivery
+	if err := s.readAll(ctx, &ds, deliverySelect+`WHERE d.id = ANY($1) ORDER BY d.id`, pq.Array(ids)); err != nil {
+		return nil, fmt.Errorf("deliveries: %w", err)
+	}
+	return ds, nil
+}
+
+const deliverySelect = `SELECT d.id, d.outbox_id, d.inbox, d.host, d.personal, d.status, d.attempts,
+		o.activity, o.agent_id, coalesce(a.name, '') AS agent_name, o.kind,
+		h.unavailable_until AS host_unavailable_until
+	FROM deliveries d JOIN outbox o ON o.id = d.outbox_id LEFT JOIN agents a ON a.id = o.agent_id
+		LEFT JOIN hosts h ON h.host = d.host
+	`
 
 // RecordDeliveryAttempt stores the outcome of one attempt: delivered,
 // failed for good, or still pending (to be retried). A delivery closes its

@@ -102,10 +102,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	mux.HandleFunc(TypeMediaCleanup, images.cleanup)
 
 	fedTasks := &federationHandlers{fed: w.fed, store: w.store, tasks: NewClient(w.rdb),
-		inspector: asynq.NewInspectorFromRedisClient(w.rdb), log: w.log, sweepAfter: w.cfg.SweepAfter}
+		inspector: asynq.NewInspectorFromRedisClient(w.rdb), log: w.log, sweepAfter: w.cfg.SweepAfter,
+		retryDelay: retryDelay(w.cfg.RetryUnit)}
 	mux.HandleFunc(TypeApplyInbox, fedTasks.applyInbox)
 	mux.HandleFunc(TypeFanOut, fedTasks.fanOut)
 	mux.HandleFunc(TypeDeliver, fedTasks.deliver)
+	mux.HandleFunc(TypeDeliverBatch, fedTasks.deliverBatch)
 	mux.HandleFunc(TypeSweep, fedTasks.sweep)
 
 	srv := asynq.NewServerFromRedisClient(w.rdb, asynq.Config{
