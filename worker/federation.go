@@ -177,9 +177,8 @@ const enqueuesInFlight = 8
 
 // deliverBatch is how many deliveries one TypeDeliverBatch task attempts.
 // A task costs three Redis scripts (queue, dequeue, done) and a delivery
-// one signature, a database read and a write: one task per delivery spent
-// a third of a fan-out's time in Redis; batches read their deliveries in
-// one query too.
+// one signature, a database read and a write: batches share the scripts
+// and read their deliveries in one query.
 const deliverBatch = 16
 
 // DeliveryBatchPayload names the deliveries of one TypeDeliverBatch task.
