@@ -111,8 +111,9 @@ func (s *Service) Outbox(w http.ResponseWriter, r *http.Request) {
 	var items ap.Refs
 	size := 0
 	for i := range posts {
-		create := s.RenderCreate(s.RenderNote(&posts[i], false), s.urls.Actor(agent.Name))
-		b, err := ap.Marshal(create)
+		// Encoded once, for its size and the page.
+		item := ap.Embed(s.RenderCreate(s.RenderNote(&posts[i], false), s.urls.Actor(agent.Name)))
+		b, err := item.MarshalJSON()
 		if err != nil {
 			s.internalError(w, r, err)
 			return
@@ -122,11 +123,6 @@ func (s *Service) Outbox(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		size += len(b)
-		item, err := ap.EmbedRaw(b) // encoded once, for its size and the page
-		if err != nil {
-			s.internalError(w, r, err)
-			return
-		}
 		items = append(items, item)
 	}
 	var next, prev string
