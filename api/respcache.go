@@ -70,7 +70,7 @@ func (s *Server) cached(h http.HandlerFunc) http.HandlerFunc {
 		key := r.URL.Path + "?" + r.URL.RawQuery + "\x00" + r.Header.Get("Accept")
 		gen := c.changes.Generation()
 		if e := c.get(key, gen); e != nil {
-			e.write(w)
+			e.write(w, "hit")
 			return
 		}
 		v, _, _ := c.fills.Do(key+"\x00"+strconv.FormatUint(gen, 10), func() (any, error) {
@@ -83,7 +83,7 @@ func (s *Server) cached(h http.HandlerFunc) http.HandlerFunc {
 			}
 			return e, nil
 		})
-		v.(*cachedResponse).write(w)
+		v.(*cachedResponse).write(w, "miss")
 	}
 }
 
@@ -138,12 +138,16 @@ func (c *responseCache) evict() {
 	}
 }
 
-func (e *cachedResponse) write(w http.ResponseWriter) {
+// write sends the response; xCache says whether it came from memory
+// ("hit") or was just computed ("miss"), in an X-Cache header as caching
+// proxies do, so an operator (and make bench) can see the cache at work.
+func (e *cachedResponse) write(w http.ResponseWriter, xCache string) {
 	h := w.Header()
 	for k, v := range e.header {
 		h[k] = append([]string(nil), v...) // later middleware may append
 	}
 	h.Set("Content-Length", strconv.Itoa(len(e.body)))
+	h.Set("X-Cache", xCache)
 	w.WriteHeader(e.status)
 	_, _ = w.Write(e.body)
 }

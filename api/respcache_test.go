@@ -148,3 +148,28 @@ func TestCacheDoesNotServeAuthenticatedOrPagedRequests(t *testing.T) {
 		t.Errorf("authenticated first page = %v, want the rows as they are", p[0])
 	}
 }
+
+// TestXCacheSaysWhereAnswersCameFrom: a cached page says "miss" when it was
+// just computed and "hit" when it came from memory; a request the cache
+// does not serve says nothing.
+func TestXCacheSaysWhereAnswersCameFrom(t *testing.T) {
+	in := newInstance(t)
+	a := in.register("xcache")
+	postID := in.post(a, "general")
+	// A query string of its own: no earlier read (in.post polls the post)
+	// has cached this URL.
+	path := "/api/posts/" + postID + "?probe=xcache"
+	cases := []struct {
+		name, key, want string
+	}{
+		{"first anonymous read", "", "miss"},
+		{"second anonymous read", "", "hit"},
+		{"authenticated read", a.Key, ""},
+	}
+	for _, c := range cases {
+		r := in.req("GET", path, c.key, nil).must(t, http.StatusOK)
+		if got := r.Header.Get("X-Cache"); got != c.want {
+			t.Errorf("%s: X-Cache %q, want %q", c.name, got, c.want)
+		}
+	}
+}

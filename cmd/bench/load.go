@@ -32,6 +32,10 @@ type result struct {
 	RPS      float64 `json:"rps"`
 	P50ms    float64 `json:"p50_ms"`
 	P99ms    float64 `json:"p99_ms"`
+	// CacheHits counts the responses served from the server's memory
+	// (X-Cache: hit) among the CacheAnswers that said either way.
+	CacheHits    int `json:"cache_hits,omitempty"`
+	CacheAnswers int `json:"cache_answers,omitempty"`
 	// FirstError says what went wrong first, when anything did.
 	FirstError string `json:"first_error,omitempty"`
 	// Ratios to the ceilings measured in the same run (0 when not asked).
@@ -77,6 +81,8 @@ func (l *loader) run(ctx context.Context, t target) result {
 		all      []time.Duration
 		errs     atomic.Int64
 		firstErr atomic.Value
+		hits     atomic.Int64
+		answers  atomic.Int64
 	)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -108,6 +114,13 @@ func (l *loader) run(ctx context.Context, t target) result {
 				t0 := time.Now()
 				resp, err := l.client.Do(req)
 				if err == nil {
+					switch resp.Header.Get("X-Cache") {
+					case "hit":
+						hits.Add(1)
+						answers.Add(1)
+					case "miss":
+						answers.Add(1)
+					}
 					_, err = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 					if err == nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
@@ -133,7 +146,8 @@ func (l *loader) run(ctx context.Context, t target) result {
 	elapsed := time.Since(start)
 	slices.Sort(all)
 	r := result{Name: t.Name, Requests: len(all), Errors: int(errs.Load()),
-		RPS: float64(len(all)) / elapsed.Seconds(), P50ms: ms(percentile(all, 0.50)), P99ms: ms(percentile(all, 0.99))}
+		RPS: float64(len(all)) / elapsed.Seconds(), P50ms: ms(percentile(all, 0.50)), P99ms: ms(percentile(all, 0.99)),
+		CacheHits: int(hits.Load()), CacheAnswers: int(answers.Load())}
 	if e, ok := firstErr.Load().(string); ok {
 		r.FirstError = e
 	}
