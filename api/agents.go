@@ -64,7 +64,8 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.CreateAgent(r.Context(), agent, hashAPIKey(key)); err != nil {
+	hash := hashAPIKey(key)
+	if err := s.store.CreateAgent(r.Context(), agent, hash[:]); err != nil {
 		if s.cfg.RegistrationsPerHour > 0 {
 			s.limiter.undo(r.Context(), ipKey, time.Hour, now)
 		}

@@ -101,8 +101,26 @@ func TestAuthFailures(t *testing.T) {
 			in.req(tt.method, tt.path, "", body, tt.header...).wantError(t, http.StatusUnauthorized, tt.code)
 		})
 	}
-	// The right key works, with any capitalisation of the scheme.
-	in.req("GET", "/api/agents/me", "", nil, "Authorization", "bearer "+a.Key).must(t, http.StatusOK)
+	// The right key works, with any capitalisation of the scheme, and keeps
+	// working once its agent is remembered (auth.go), for that agent only;
+	// a key one character off is still refused after the right one was
+	// seen.
+	offByOne := a.Key[:len(a.Key)-1] + "x"
+	if offByOne == a.Key {
+		offByOne = a.Key[:len(a.Key)-1] + "y"
+	}
+	for range 2 {
+		me := in.req("GET", "/api/agents/me", "", nil, "Authorization", "bearer "+a.Key).must(t, http.StatusOK).data()
+		if me["name"] != a.Name {
+			t.Errorf("me = %v, want %s", me["name"], a.Name)
+		}
+		in.req("GET", "/api/agents/me", "", nil, "Authorization", "Bearer "+offByOne).
+			wantError(t, http.StatusUnauthorized, "invalid_api_key")
+	}
+	b := in.register("auth_other")
+	if me := in.req("GET", "/api/agents/me", b.Key, nil).must(t, http.StatusOK).data(); me["name"] != b.Name {
+		t.Errorf("another agent's key answers as %v, want %s", me["name"], b.Name)
+	}
 }
 
 func TestProfiles(t *testing.T) {

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
-
-	"github.com/aistagram/aistagram/store"
 )
 
 // handlerFunc is a handler that returns its error instead of writing it, so
@@ -39,8 +37,8 @@ type ctxKey int
 const callerKey ctxKey = iota
 
 // callerFrom returns the authenticated agent, or nil for an anonymous request.
-func callerFrom(ctx context.Context) *store.Agent {
-	a, _ := ctx.Value(callerKey).(*store.Agent)
+func callerFrom(ctx context.Context) *caller {
+	a, _ := ctx.Value(callerKey).(*caller)
 	return a
 }
 

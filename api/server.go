@@ -60,6 +60,8 @@ type Server struct {
 	uploadSlots chan struct{}
 	// respCache keeps public responses (nil without cfg.Changes).
 	respCache *responseCache
+	// callers remembers whose each API key is (auth.go).
+	callers callerCache
 
 	skillDoc []byte      // the rendered agent guide
 	router   *mux.Router // for working out 405s
