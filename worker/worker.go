@@ -37,11 +37,18 @@ type Config struct {
 	// SweepAfter how long work must have been idle to count as lost.
 	SweepInterval time.Duration
 	SweepAfter    time.Duration
-	// PollInterval is how often an idle worker checks for new tasks, and
-	// for retries and scheduled tasks that became due. asynq's defaults
-	// (1 s and 5 s) add seconds to every hop of a federation exchange; a
-	// few Redis round trips a second while idle cost far less.
-	PollInterval time.Duration
+	// PollInterval is how often an idle worker checks for new tasks
+	// (default 50 ms), and DuePollInterval how often it moves retries and
+	// scheduled tasks that became due into their queues (default 200 ms,
+	// or PollInterval when only that is set). asynq's defaults (1 s and
+	// 5 s) add seconds to every hop of a federation exchange. asynq has one
+	// dequeuing loop, which sleeps between half and one and a half
+	// PollInterval whenever it finds the queues empty, so a fan-out's first
+	// deliveries waited up to 300 ms at the old 200 ms; one Redis call per
+	// tick while idle costs far less. The due check runs a script per
+	// queue and state, so it stays slower.
+	PollInterval    time.Duration
+	DuePollInterval time.Duration
 }
 
 // Worker processes tasks and runs the scheduler.
@@ -79,8 +86,14 @@ func New(cfg Config, st *store.Store, fed *federation.Service, rdb redis.Univers
 	if cfg.MediaConcurrency <= 0 {
 		cfg.MediaConcurrency = runtime.NumCPU()
 	}
+	if cfg.DuePollInterval <= 0 {
+		cfg.DuePollInterval = 200 * time.Millisecond
+		if cfg.PollInterval > 0 {
+			cfg.DuePollInterval = cfg.PollInterval
+		}
+	}
 	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = 200 * time.Millisecond
+		cfg.PollInterval = 50 * time.Millisecond
 	}
 	return &Worker{cfg: cfg, rdb: rdb, store: st, fed: fed, log: log}
 }
@@ -121,7 +134,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		ShutdownTimeout:          20 * time.Second,
 		RetryDelayFunc:           retryDelay(w.cfg.RetryUnit),
 		TaskCheckInterval:        w.cfg.PollInterval,
-		DelayedTaskCheckInterval: w.cfg.PollInterval,
+		DelayedTaskCheckInterval: w.cfg.DuePollInterval,
 	})
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
