@@ -18,29 +18,8 @@ func Marshal(v any) ([]byte, error) {
 	// The document types render themselves, compactly and without HTML
 	// escaping already; the encoder would only validate and copy every
 	// byte once more (on an outbox page, a quarter of the time).
-	switch d := v.(type) {
-	case Object:
-		return d.MarshalJSON()
-	case *Object:
-		if d != nil {
-			return d.MarshalJSON()
-		}
-	case Activity:
-		return d.MarshalJSON()
-	case *Activity:
-		if d != nil {
-			return d.MarshalJSON()
-		}
-	case Actor:
-		return d.MarshalJSON()
-	case *Actor:
-		if d != nil {
-			return d.MarshalJSON()
-		}
-	case Collection:
-		return d.MarshalJSON()
-	case *Collection:
-		if d != nil {
+	if d, ok := v.(document); ok {
+		if rv := reflect.ValueOf(v); rv.Kind() != reflect.Pointer || !rv.IsNil() {
 			return d.MarshalJSON()
 		}
 	}

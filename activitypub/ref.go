@@ -76,9 +76,12 @@ func Embed(v any) Ref {
 	return r
 }
 
-// document is implemented by the document types, which know their id and
-// type.
-type document interface{ head() (id string, typ Type) }
+// document is implemented by the document types (Object, Activity, Actor,
+// Collection), which know their id and type and render themselves.
+type document interface {
+	head() (id string, typ Type)
+	MarshalJSON() ([]byte, error)
+}
 
 func (o Object) head() (string, Type)     { return o.ID, o.Type }
 func (a Activity) head() (string, Type)   { return a.ID, a.Type }

@@ -28,7 +28,8 @@ import (
 // transaction of the instance committed one after another; vote toggles
 // and post creation ran at a fraction of the disk's group-commit rate.
 // Each process LISTENs on a connection of its own. Rows changed without an
-// announcement (by hand in psql) are seen when cached entries expire.
+// announcement (by hand in psql, or by a process that died between its
+// commit and the announcement) are seen when cached entries expire.
 //
 // While the listening connection is down announcements may be lost, so Live
 // is false until it is back, and reconnecting starts a new generation:

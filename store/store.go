@@ -136,29 +136,6 @@ func (s *Store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) 
 	return st, nil
 }
 
-// inTxStmt returns query prepared and bound to tx, for the statements of
-// the hottest write transactions: each then takes one round trip instead
-// of two while the transaction holds its row locks. It never waits for
-// another pool connection (with every connection held by a transaction
-// waiting for one, that would deadlock): a statement not prepared yet is
-// prepared on the transaction's own connection for this once, and on the
-// pool in the background for next time.
-func (s *Store) inTxStmt(ctx context.Context, tx *sqlx.Tx, query string) (*sqlx.Stmt, error) {
-	if st, ok := s.stmts.Load(query); ok {
-		return tx.StmtxContext(ctx, st.(*sqlx.Stmt)), nil
-	}
-	go func() {
-		pctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_, _ = s.prepared(pctx, query)
-	}()
-	st, err := tx.PreparexContext(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("prepare: %w", err)
-	}
-	return st, nil
-}
-
 // readOne runs a one-row read as a prepared statement (sqlx's Get).
 func (s *Store) readOne(ctx context.Context, dest any, query string, args ...any) error {
 	st, err := s.prepared(ctx, query)

@@ -52,9 +52,9 @@ type IDPayload struct {
 	ID      int64 `json:"id"`
 }
 
-func idTask(typ string, id int64) *asynq.Task {
+func idPayload(id int64) []byte {
 	b, _ := json.Marshal(IDPayload{Version: 1, ID: id})
-	return asynq.NewTask(typ, b)
+	return b
 }
 
 func parseID(t *asynq.Task) (int64, error) {
@@ -85,8 +85,7 @@ func (c *Client) enqueueOnce(ctx context.Context, typ string, id int64) error {
 }
 
 func (c *Client) enqueueWithID(ctx context.Context, typ string, id int64, taskID string) error {
-	b, _ := json.Marshal(IDPayload{Version: 1, ID: id})
-	if err := c.requeue(ctx, typ, b, taskID); err != nil {
+	if err := c.requeue(ctx, typ, idPayload(id), taskID); err != nil {
 		return fmt.Errorf("enqueue %s %d: %w", typ, id, err)
 	}
 	return nil
@@ -94,8 +93,9 @@ func (c *Client) enqueueWithID(ctx context.Context, typ string, id int64, taskID
 
 // requeue queues a federation task with the given payload and task id; a
 // task with that id already queued counts as done.
-func (c *Client) requeue(ctx context.Context, typ string, payload []byte, taskID string) error {
+func (c *Client) requeue(ctx context.Context, typ string, payload []byte, taskID string, extra ...asynq.Option) error {
 	opts := append([]asynq.Option{asynq.TaskID(taskID), asynq.Queue(QueueFederation)}, federationTaskOptions(typ)...)
+	opts = append(opts, extra...)
 	_, err := c.c.EnqueueContext(ctx, asynq.NewTask(typ, payload), opts...)
 	if err == nil || errors.Is(err, asynq.ErrTaskIDConflict) {
 		return nil
@@ -108,20 +108,32 @@ func (c *Client) ApplyInbox(ctx context.Context, inboxID int64) error {
 	return c.enqueueOnce(ctx, TypeApplyInbox, inboxID)
 }
 
-// InboxBatchPayload names inbox entries applied by one task: the inbox's
-// group commit stores up to a few hundred at once, and one task (one
-// Redis round trip to queue, one to run) per batch instead of per entry
+// BatchPayload names the rows one task works on: inbox entries applied
+// together (the inbox's group commit stores up to a few hundred at once)
+// or deliveries attempted together. One task per batch instead of per row
 // keeps Redis out of the way. ID is the first of IDs, so code that reads
 // every federation payload as an IDPayload still finds a row.
-type InboxBatchPayload struct {
+type BatchPayload struct {
 	Version int     `json:"v"`
 	ID      int64   `json:"id"`
 	IDs     []int64 `json:"ids"`
 }
 
+// enqueueBatch queues one task of type typ for several rows. Its task id
+// is derived from the rows, so queueing the same batch twice is a no-op.
+func (c *Client) enqueueBatch(ctx context.Context, typ string, ids []int64) error {
+	b, err := json.Marshal(BatchPayload{Version: 1, ID: ids[0], IDs: ids})
+	if err != nil {
+		return fmt.Errorf("encode %s batch: %w", typ, err)
+	}
+	taskID := fmt.Sprintf("%s:%d+%d", typ, ids[0], len(ids))
+	if err := c.requeue(ctx, typ, b, taskID); err != nil {
+		return fmt.Errorf("enqueue %s batch of %d from %d: %w", typ, len(ids), ids[0], err)
+	}
+	return nil
+}
+
 // ApplyInboxBatch queues inbox entries as one task (federation.Enqueuer).
-// Its task id is derived from the entries, so queueing the same batch
-// twice is a no-op.
 func (c *Client) ApplyInboxBatch(ctx context.Context, inboxIDs []int64) error {
 	switch len(inboxIDs) {
 	case 0:
@@ -129,17 +141,7 @@ func (c *Client) ApplyInboxBatch(ctx context.Context, inboxIDs []int64) error {
 	case 1:
 		return c.ApplyInbox(ctx, inboxIDs[0])
 	}
-	b, err := json.Marshal(InboxBatchPayload{Version: 1, ID: inboxIDs[0], IDs: inboxIDs})
-	if err != nil {
-		return fmt.Errorf("encode inbox batch: %w", err)
-	}
-	taskID := fmt.Sprintf("%s:%d+%d", TypeApplyInbox, inboxIDs[0], len(inboxIDs))
-	opts := append([]asynq.Option{asynq.TaskID(taskID), asynq.Queue(QueueFederation)}, federationTaskOptions(TypeApplyInbox)...)
-	_, err = c.c.EnqueueContext(ctx, asynq.NewTask(TypeApplyInbox, b), opts...)
-	if err == nil || errors.Is(err, asynq.ErrTaskIDConflict) {
-		return nil
-	}
-	return fmt.Errorf("enqueue inbox batch of %d from %d: %w", len(inboxIDs), inboxIDs[0], err)
+	return c.enqueueBatch(ctx, TypeApplyInbox, inboxIDs)
 }
 
 // FanOut queues the fan-out of released outbox rows; the store calls it
@@ -163,13 +165,10 @@ func (c *Client) Deliver(ctx context.Context, deliveryID int64) error {
 // the delivery's, as Deliver's is: a delivery has one retrying task.
 func (c *Client) deliverLater(ctx context.Context, deliveryID int64, wait time.Duration) error {
 	taskID := TypeDeliver + ":" + strconv.FormatInt(deliveryID, 10)
-	opts := append([]asynq.Option{asynq.TaskID(taskID), asynq.Queue(QueueFederation), asynq.ProcessIn(wait)},
-		federationTaskOptions(TypeDeliver)...)
-	_, err := c.c.EnqueueContext(ctx, idTask(TypeDeliver, deliveryID), opts...)
-	if err == nil || errors.Is(err, asynq.ErrTaskIDConflict) {
-		return nil
+	if err := c.requeue(ctx, TypeDeliver, idPayload(deliveryID), taskID, asynq.ProcessIn(wait)); err != nil {
+		return fmt.Errorf("enqueue retry of delivery %d: %w", deliveryID, err)
 	}
-	return fmt.Errorf("enqueue retry of delivery %d: %w", deliveryID, err)
+	return nil
 }
 
 // enqueuesInFlight is how many enqueues DeliverAll keeps going at once.
@@ -180,15 +179,6 @@ const enqueuesInFlight = 8
 // one signature, a database read and a write: batches share the scripts
 // and read their deliveries in one query.
 const deliverBatch = 16
-
-// DeliveryBatchPayload names the deliveries of one TypeDeliverBatch task.
-// ID is the first of IDs, so code that reads every federation payload as
-// an IDPayload still finds a row.
-type DeliveryBatchPayload struct {
-	Version int     `json:"v"`
-	ID      int64   `json:"id"`
-	IDs     []int64 `json:"ids"`
-}
 
 // DeliverAll queues many deliveries in batches of deliverBatch, a few
 // enqueues in flight at once: one after the other, a fan-out to 2,000
@@ -232,17 +222,7 @@ func (c *Client) deliverBatch(ctx context.Context, ids []int64) error {
 	if len(ids) == 1 {
 		return c.Deliver(ctx, ids[0])
 	}
-	b, err := json.Marshal(DeliveryBatchPayload{Version: 1, ID: ids[0], IDs: ids})
-	if err != nil {
-		return fmt.Errorf("encode delivery batch: %w", err)
-	}
-	taskID := fmt.Sprintf("%s:%d+%d", TypeDeliverBatch, ids[0], len(ids))
-	opts := append([]asynq.Option{asynq.TaskID(taskID), asynq.Queue(QueueFederation)}, federationTaskOptions(TypeDeliverBatch)...)
-	_, err = c.c.EnqueueContext(ctx, asynq.NewTask(TypeDeliverBatch, b), opts...)
-	if err == nil || errors.Is(err, asynq.ErrTaskIDConflict) {
-		return nil
-	}
-	return fmt.Errorf("enqueue delivery batch of %d from %d: %w", len(ids), ids[0], err)
+	return c.enqueueBatch(ctx, TypeDeliverBatch, ids)
 }
 
 type federationHandlers struct {
@@ -258,7 +238,7 @@ type federationHandlers struct {
 }
 
 func (h *federationHandlers) applyInbox(ctx context.Context, t *asynq.Task) error {
-	var p InboxBatchPayload
+	var p BatchPayload
 	if err := json.Unmarshal(t.Payload(), &p); err == nil && len(p.IDs) > 0 {
 		return h.fed.ApplyInboxBatch(ctx, p.IDs)
 	}
@@ -325,7 +305,7 @@ func (h *federationHandlers) deliver(ctx context.Context, t *asynq.Task) error {
 // not read its deliveries or queue those retries: attempting it again
 // skips whatever is no longer pending.
 func (h *federationHandlers) deliverBatch(ctx context.Context, t *asynq.Task) error {
-	var p DeliveryBatchPayload
+	var p BatchPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || len(p.IDs) == 0 || len(p.IDs) > 4*deliverBatch {
 		return fmt.Errorf("bad %s payload %q: %w", t.Type(), t.Payload(), asynq.SkipRetry)
 	}

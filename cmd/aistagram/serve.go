@@ -163,17 +163,12 @@ func newFederation(cfg Config, d *deps, tasks *worker.Client, log *slog.Logger) 
 	return fed
 }
 
-// announceChanges makes every commit of a process that caches nothing (the
-// worker) announced to those that do (serve), and returns what stops it.
-func announceChanges(ctx context.Context, cfg Config, d *deps, log *slog.Logger) (stop func()) {
-	changes := store.NewChanges(cfg.DatabaseURL, log.With("component", "changes"))
+// announceChanges makes every commit of the process announced to every
+// serve process, whose caches follow them (store.Changes), and runs until
+// stop is called, which waits for it to finish.
+func announceChanges(ctx context.Context, cfg Config, d *deps, log *slog.Logger) (changes *store.Changes, stop func()) {
+	changes = store.NewChanges(cfg.DatabaseURL, log.With("component", "changes"))
 	d.store.AnnounceCommits(changes)
-	return runChanges(ctx, changes, log)
-}
-
-// runChanges runs changes until the returned function is called, which
-// waits for it to finish.
-func runChanges(ctx context.Context, changes *store.Changes, log *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -182,7 +177,7 @@ func runChanges(ctx context.Context, changes *store.Changes, log *slog.Logger) (
 			log.Error("change notifications stopped; public pages are no longer cached", "err", err)
 		}
 	}()
-	return func() { cancel(); <-done }
+	return changes, func() { cancel(); <-done }
 }
 
 func runWorker(ctx context.Context, cfg Config, log *slog.Logger) error {
@@ -191,7 +186,7 @@ func runWorker(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer d.Close()
-	stopChanges := announceChanges(ctx, cfg, d, log)
+	_, stopChanges := announceChanges(ctx, cfg, d, log)
 	defer stopChanges()
 	log.Info("worker started", "version", version)
 	tasks := worker.NewClient(d.redis)
@@ -207,9 +202,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	tasks := worker.NewClient(d.redis)
 	fed := newFederation(cfg, d, tasks, log)
-	changes := store.NewChanges(cfg.DatabaseURL, log.With("component", "changes"))
-	d.store.AnnounceCommits(changes)
-	stopChanges := runChanges(ctx, changes, log)
+	changes, stopChanges := announceChanges(ctx, cfg, d, log)
 	defer stopChanges()
 	srv, err := api.New(api.Config{
 		URLs:                 federation.NewURLs(cfg.PublicURL),
