@@ -163,7 +163,7 @@ func (s *Server) listComments(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.PostByID(r.Context(), postID); err != nil {
+	if err := s.store.CheckPost(r.Context(), postID); err != nil {
 		return err
 	}
 	scope := "comments:" + postID.String() + ":" + string(order)

@@ -88,6 +88,11 @@ func TestComments(t *testing.T) {
 	if ids := list("sort=new"); len(ids) != 2 {
 		t.Fatalf("after delete: %v", ids)
 	}
+
+	// The comments of a post that is not there, or no longer is.
+	in.req("GET", "/api/posts/00000000-0000-0000-0000-000000000002/comments", "", nil).wantError(t, 404, "not_found")
+	in.req("DELETE", "/api/posts/"+postID, author.Key, nil).must(t, 200)
+	in.req("GET", "/api/posts/"+postID+"/comments", "", nil).wantError(t, 410, "gone")
 }
 
 // TestCommentPagination walks every comment order with small pages.

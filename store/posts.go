@@ -186,6 +186,20 @@ func (s *Store) PostByID(ctx context.Context, id uuid.UUID) (*Post, error) {
 	return &p, nil
 }
 
+// CheckPost says whether a post is there, as PostByID would (nil, or
+// ErrNotFound, or ErrGone when deleted), without reading it: for pages that
+// only list what belongs to the post.
+func (s *Store) CheckPost(ctx context.Context, id uuid.UUID) error {
+	var deleted bool
+	if err := s.readOne(ctx, &deleted, `SELECT deleted_at IS NOT NULL FROM posts WHERE id = $1`, id); err != nil {
+		return notFound(err, "post")
+	}
+	if deleted {
+		return fmt.Errorf("post: %w", ErrGone)
+	}
+	return nil
+}
+
 // PostsByIDs returns the live posts among ids, in the order of ids.
 func (s *Store) PostsByIDs(ctx context.Context, ids []uuid.UUID) ([]Post, error) {
 	if len(ids) == 0 {
