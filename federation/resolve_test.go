@@ -1026,20 +1026,30 @@ func TestFetchActorRefusesPrivateAddresses(t *testing.T) {
 	g.wantHits(t)
 }
 
-// TestResolveKeyDeletedActor: an actor whose row was blanked by a Delete
-// is gone for signature checks, without a request.
-func TestResolveKeyDeletedActor(t *testing.T) {
-	g := newResolveRig(t)
+// blankAfterResolving serves alice, resolves her key once (one fetch), then
+// blanks her stored key as a Delete handled by another process does,
+// behind the resolver's back; it returns her key id.
+func (g *resolveRig) blankAfterResolving(t *testing.T) string {
+	t.Helper()
 	ctx := context.Background()
 	g.remote.doc("/users/alice", g.remote.actor("alice", &g.keys[1].PublicKey))
 	keyID := g.remote.url("/users/alice#main-key")
 	if _, _, err := g.res.ResolveKey(ctx, keyID, false); err != nil {
 		t.Fatal(err)
 	}
-	g.wantHits(t, "/users/alice")
 	if _, err := g.st.DB().ExecContext(ctx, `UPDATE remote_actors SET public_key_pem = '' WHERE key_id = $1`, keyID); err != nil {
 		t.Fatal(err)
 	}
+	return keyID
+}
+
+// TestResolveKeyDeletedActor: an actor whose row was blanked by a Delete
+// is gone for signature checks, without a request.
+func TestResolveKeyDeletedActor(t *testing.T) {
+	g := newResolveRig(t)
+	ctx := context.Background()
+	keyID := g.blankAfterResolving(t)
+	g.wantHits(t, "/users/alice")
 	// Deleted behind the resolver's back (by another process): seen once
 	// the parsed key's time in memory is up.
 	g.clock.Add(keyCacheTTL + time.Second)
@@ -1055,14 +1065,7 @@ func TestResolveKeyDeletedActor(t *testing.T) {
 func TestResolveKeyMemoryCache(t *testing.T) {
 	g := newResolveRig(t)
 	ctx := context.Background()
-	g.remote.doc("/users/alice", g.remote.actor("alice", &g.keys[1].PublicKey))
-	keyID := g.remote.url("/users/alice#main-key")
-	if _, _, err := g.res.ResolveKey(ctx, keyID, false); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := g.st.DB().ExecContext(ctx, `UPDATE remote_actors SET public_key_pem = '' WHERE key_id = $1`, keyID); err != nil {
-		t.Fatal(err)
-	}
+	keyID := g.blankAfterResolving(t)
 	for _, tc := range []struct {
 		name   string
 		before func()

@@ -38,6 +38,8 @@ type Changes struct {
 	dsn string
 	log *slog.Logger
 	gen atomic.Uint64
+	// received counts the announcements heard, this process's own included.
+	received atomic.Uint64
 	// live is whether every announcement since the generation began was
 	// received.
 	live atomic.Bool
@@ -159,6 +161,7 @@ func (c *Changes) listen(ctx context.Context) error {
 				c.log.Info("change notifications resumed")
 				continue
 			}
+			c.received.Add(1)
 			if n.Extra != c.token {
 				c.Bump()
 			}
@@ -169,6 +172,10 @@ func (c *Changes) listen(ctx context.Context) error {
 // Live reports whether every change since the generation began was
 // announced.
 func (c *Changes) Live() bool { return c.live.Load() }
+
+// Received is how many announcements this process has heard, its own
+// included: a process's own announcement is heard but starts no generation.
+func (c *Changes) Received() uint64 { return c.received.Load() }
 
 // Generation grows whenever anything changes.
 func (c *Changes) Generation() uint64 { return c.gen.Load() }

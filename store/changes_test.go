@@ -41,10 +41,11 @@ func TestChangesReachOtherProcesses(t *testing.T) {
 	dsn := storetest.NewURL(t)
 	writer, reader := runChanges(t, dsn), runChanges(t, dsn)
 
-	writerGen, readerGen := writer.Generation(), reader.Generation()
+	writerGen, readerGen, heard := writer.Generation(), reader.Generation(), writer.Received()
 	writer.Announce()
 	waitFor(t, "the other process to see the announcement", func() bool { return reader.Generation() > readerGen })
-	time.Sleep(100 * time.Millisecond) // room for the writer to (wrongly) count its own
+	// The writer hears its own announcement too, and must not count it.
+	waitFor(t, "the writer to hear its own announcement", func() bool { return writer.Received() > heard })
 	if got := writer.Generation(); got != writerGen {
 		t.Errorf("the announcing process counted its own announcement: generation %d, want %d", got, writerGen)
 	}
@@ -55,7 +56,6 @@ func TestChangesReachOtherProcesses(t *testing.T) {
 		writer.Announce()
 	}
 	// A last announcement after the burst must arrive too.
-	time.Sleep(50 * time.Millisecond)
 	before := reader.Generation()
 	writer.Announce()
 	waitFor(t, "the announcement after the burst", func() bool { return reader.Generation() > before })

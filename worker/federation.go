@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -187,17 +188,7 @@ const deliverBatch = 16
 // it again is a no-op. Early ids are queued first, so delivery starts at
 // once.
 func (c *Client) DeliverAll(ctx context.Context, deliveryIDs []int64) error {
-	switch len(deliveryIDs) {
-	case 0:
-		return nil
-	case 1:
-		return c.Deliver(ctx, deliveryIDs[0])
-	}
-	var batches [][]int64
-	for ids := deliveryIDs; len(ids) > 0; {
-		n := min(deliverBatch, len(ids))
-		batches, ids = append(batches, ids[:n]), ids[n:]
-	}
+	batches := slices.Collect(slices.Chunk(deliveryIDs, deliverBatch))
 	n := min(enqueuesInFlight, len(batches))
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -217,7 +208,8 @@ func (c *Client) DeliverAll(ctx context.Context, deliveryIDs []int64) error {
 	return errors.Join(errs...)
 }
 
-// deliverBatch queues one TypeDeliverBatch task.
+// deliverBatch queues one TypeDeliverBatch task, or a TypeDeliver task for
+// a batch of one.
 func (c *Client) deliverBatch(ctx context.Context, ids []int64) error {
 	if len(ids) == 1 {
 		return c.Deliver(ctx, ids[0])
