@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/lib/pq"
 )
@@ -171,5 +172,27 @@ func TestXCacheSaysWhereAnswersCameFrom(t *testing.T) {
 		if got := r.Header.Get("X-Cache"); got != c.want {
 			t.Errorf("%s: X-Cache %q, want %q", c.name, got, c.want)
 		}
+	}
+}
+
+// TestCachedPagesFollowRescoring: the periodic rescoring writes outside a
+// request; it too starts a new generation, so the next anonymous first
+// page shows the posts as they are (here, counters changed unannounced
+// before it ran).
+func TestCachedPagesFollowRescoring(t *testing.T) {
+	in := newInstance(t)
+	a := in.register("rescored")
+	postID := in.post(a, "general")
+	path := "/api/feed?sort=hot&limit=5&probe=rescoring"
+	in.req("GET", path, "", nil).must(t, http.StatusOK) // fill
+	if _, err := in.store.DB().Exec(`UPDATE posts SET upvotes = 50 WHERE id = $1`, postID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := in.store.RecomputeRankings(context.Background(), time.Now().Add(-time.Hour)); err != nil || n == 0 {
+		t.Fatalf("rescoring wrote %d posts, err %v; want the changed one", n, err)
+	}
+	r := in.req("GET", path, "", nil).must(t, http.StatusOK)
+	if got := r.Header.Get("X-Cache"); got != "miss" || !strings.Contains(string(r.Raw), `"upvotes":50`) {
+		t.Errorf("first page after rescoring: X-Cache %q, %.300s", got, r.Raw)
 	}
 }

@@ -106,6 +106,9 @@ func (s *Store) RecomputeRankingsAt(ctx context.Context, since, at time.Time) (i
 		if err != nil {
 			return total, err
 		}
+		if written > 0 {
+			s.committed() // the feeds' order moved
+		}
 		total += written
 		ids = ids[n:]
 	}
@@ -195,7 +198,8 @@ const rescoreBatch = `
 	WHERE p.id = d.id`
 
 // RecomputePost rescores one post exactly, right after a comment on it (a
-// vote rescores its post in the same statement, ToggleVote): its hot score at the database's current time, and its discussed key.
+// vote rescores its post in the same statement, ToggleVote): its hot score
+// at the database's current time, and its discussed key.
 func (s *Store) RecomputePost(ctx context.Context, id uuid.UUID) error {
 	_, err := s.db.ExecContext(ctx, `
 		UPDATE posts p SET
@@ -209,5 +213,6 @@ func (s *Store) RecomputePost(ctx context.Context, id uuid.UUID) error {
 	if err != nil {
 		return fmt.Errorf("recompute post %s: %w", id, err)
 	}
+	s.committed()
 	return nil
 }

@@ -196,8 +196,9 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error
 
 // committed starts a new cache generation after a write this process
 // committed, here and, by announcing it, in every other process
-// (AnnounceCommits): inTx calls it, and so must a write made as a single
-// statement outside inTx.
+// (AnnounceCommits): inTx calls it, and so must every write outside inTx
+// to what public pages show (agents, posts, media, comments): a vote, a
+// rescoring.
 func (s *Store) committed() {
 	if s.changes != nil {
 		s.changes.Bump()
