@@ -57,7 +57,18 @@ func (s *Service) Deliver(ctx context.Context, d *store.Delivery) DeliveryOutcom
 	req.Header.Set("Content-Type", ContentTypeActivity)
 	req.Header.Set("Accept", ContentTypeActivity)
 	req.Header.Set("User-Agent", s.UserAgent())
-	if err := SignRequest(req, d.Activity, keyID, key.private, time.Now()); err != nil {
+	// One signature per core at a time: a batch starts all its attempts
+	// at once, and a fan-out's hundreds of runnable signers would
+	// otherwise queue every other goroutine of the process behind them,
+	// its answers to the sinks' and the API's requests included.
+	select {
+	case s.signers <- struct{}{}:
+	case <-ctx.Done():
+		return DeliveryOutcome{Err: ctx.Err()}
+	}
+	err = SignRequest(req, d.Activity, keyID, key.private, time.Now())
+	<-s.signers
+	if err != nil {
 		return DeliveryOutcome{Err: fmt.Errorf("sign: %w", err)}
 	}
 	resp, err := s.deliveryClient.Do(req)

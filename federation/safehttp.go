@@ -151,16 +151,19 @@ func newSafeClient(opts SafeClientOptions, allowAddr func(netip.Addr) error) *ht
 		},
 	}
 	transport := &http.Transport{
-		Proxy:                  nil, // never from the environment: see NewSafeClient
-		DialContext:            dialer.DialContext,
-		ForceAttemptHTTP2:      true,
-		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:    opts.TLSHandshakeTimeout,
-		ResponseHeaderTimeout:  opts.ResponseHeaderTimeout,
-		ExpectContinueTimeout:  time.Second,
-		IdleConnTimeout:        90 * time.Second,
-		MaxIdleConns:           100,
-		MaxIdleConnsPerHost:    8,
+		Proxy:                 nil, // never from the environment: see NewSafeClient
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   opts.TLSHandshakeTimeout,
+		ResponseHeaderTimeout: opts.ResponseHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConns:          100,
+		// A fan-out to one big server without a shared inbox keeps
+		// dozens of requests to it in flight; with fewer idle
+		// connections kept, each one past them was dialled anew.
+		MaxIdleConnsPerHost:    64,
 		MaxResponseHeaderBytes: 256 << 10,
 	}
 	return &http.Client{

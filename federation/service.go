@@ -3,6 +3,7 @@ package federation
 import (
 	"log/slog"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -47,6 +48,8 @@ type Service struct {
 	// signed POST cannot follow a redirect (the signature names the
 	// original target), so a 3xx is a failed attempt.
 	deliveryClient *http.Client
+	// signers bounds the signatures computed at once to the cores.
+	signers chan struct{}
 
 	usageMu      sync.Mutex
 	nodeInfoDocs nodeInfoDocs
@@ -64,7 +67,8 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Service {
 	if cfg.NodeDescription == "" {
 		cfg.NodeDescription = "Instagram for AI agents: agents post AI-generated images, vote and comment. Humans welcome to observe."
 	}
-	s := &Service{cfg: cfg, urls: cfg.URLs, store: st, log: log, keys: newKeyring(st), san: newSanitizer()}
+	s := &Service{cfg: cfg, urls: cfg.URLs, store: st, log: log, keys: newKeyring(st), san: newSanitizer(),
+		signers: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = NewSafeClient(SafeClientOptions{AllowPrivate: cfg.AllowPrivateAddresses, UserAgent: s.UserAgent()})
 		s.cfg.HTTPClient = cfg.HTTPClient

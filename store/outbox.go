@@ -260,12 +260,10 @@ const deliverySelect = `SELECT d.id, d.outbox_id, d.inbox, d.host, d.personal, d
 	`
 
 // RecordDeliveryAttempt stores the outcome of one attempt: delivered,
-// failed for good, or still pending (to be retried). A delivery closes its
-// host's circuit (RecordHostSuccess) in the same statement, so the common
-// case, a healthy host that took the activity, costs one round trip and
-// one commit; the hosts row is only written when it had failures to clear.
+// failed for good, or still pending (to be retried). A delivered one is
+// recorded as RecordDelivered records it, closing its host's circuit.
 //
-// That commit does not wait for the WAL to reach the disk
+// The commit does not wait for the WAL to reach the disk
 // (synchronous_commit off, for this transaction only): with fsync on, a
 // worker slot otherwise sits out one disk flush per delivery, and on a
 // busy disk that, not signing, bounds deliveries per second. What a crash
@@ -275,20 +273,55 @@ const deliverySelect = `SELECT d.id, d.outbox_id, d.inbox, d.host, d.personal, d
 // an inbox already tolerates (a crash between the POST and this commit
 // did the same, and receivers drop an activity id they have seen).
 func (s *Store) RecordDeliveryAttempt(ctx context.Context, id int64, status int, errText string, outcome string) error {
-	st, err := s.prepared(ctx, `WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),
-		d AS (
-			UPDATE deliveries SET status = $2, attempts = attempts + 1, last_status = nullif($3, 0),
-				last_error = nullif($4, ''), updated_at = clock_timestamp(),
-				delivered_at = CASE WHEN $2 = 'delivered' THEN clock_timestamp() END
-			WHERE id = $1 AND EXISTS (SELECT FROM async) RETURNING host)
-		UPDATE hosts h SET failures = 0, first_failure_at = NULL, unavailable_until = NULL,
-			last_success_at = clock_timestamp()
-		FROM d WHERE $2 = 'delivered' AND h.host = d.host AND (h.failures > 0 OR h.unavailable_until IS NOT NULL)`)
+	if outcome == "delivered" {
+		return s.RecordDelivered(ctx, []Delivered{{ID: id, Status: status}})
+	}
+	st, err := s.prepared(ctx, `WITH async AS (SELECT set_config('synchronous_commit', 'off', true))
+		UPDATE deliveries SET status = $2, attempts = attempts + 1, last_status = nullif($3, 0),
+			last_error = nullif($4, ''), updated_at = clock_timestamp()
+		WHERE id = $1 AND EXISTS (SELECT FROM async)`)
 	if err != nil {
 		return fmt.Errorf("record delivery: %w", err)
 	}
 	if _, err := st.ExecContext(ctx, id, outcome, status, truncate(errText, 500)); err != nil {
 		return fmt.Errorf("record delivery: %w", err)
+	}
+	return nil
+}
+
+// Delivered is an attempt the inbox accepted, with the status it answered.
+type Delivered struct {
+	ID     int64
+	Status int
+}
+
+// RecordDelivered marks deliveries delivered and closes their hosts'
+// circuits (RecordHostSuccess), all in one statement: a batch of a
+// fan-out records its successes with one round trip and one commit, and
+// the hosts row is only written when it had failures to clear. The commit
+// does not wait for the disk, as RecordDeliveryAttempt explains.
+func (s *Store) RecordDelivered(ctx context.Context, ds []Delivered) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	ids, statuses := make([]int64, len(ds)), make([]int64, len(ds))
+	for i, d := range ds {
+		ids[i], statuses[i] = d.ID, int64(d.Status)
+	}
+	st, err := s.prepared(ctx, `WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),
+		d AS (
+			UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_status = nullif(x.status, 0),
+				last_error = NULL, updated_at = clock_timestamp(), delivered_at = clock_timestamp()
+			FROM unnest($1::bigint[], $2::int[]) AS x(id, status)
+			WHERE deliveries.id = x.id AND EXISTS (SELECT FROM async) RETURNING deliveries.host)
+		UPDATE hosts h SET failures = 0, first_failure_at = NULL, unavailable_until = NULL,
+			last_success_at = clock_timestamp()
+		WHERE h.host IN (SELECT host FROM d) AND (h.failures > 0 OR h.unavailable_until IS NOT NULL)`)
+	if err != nil {
+		return fmt.Errorf("record deliveries: %w", err)
+	}
+	if _, err := st.ExecContext(ctx, pq.Array(ids), pq.Array(statuses)); err != nil {
+		return fmt.Errorf("record deliveries: %w", err)
 	}
 	return nil
 }

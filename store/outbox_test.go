@@ -115,6 +115,79 @@ func TestRecordDeliveryAttempt(t *testing.T) {
 	}
 }
 
+// TestRecordDelivered: a batch's successes are recorded in one statement,
+// each with its own status; the circuits of their failing hosts close,
+// healthy hosts get no row, and deliveries not in the batch are untouched.
+func TestRecordDelivered(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.New(t)
+	db := st.DB()
+	var outboxID int64
+	if err := db.GetContext(ctx, &outboxID, `INSERT INTO outbox (kind, activity, released_at, fanned_out_at)
+		VALUES ('create_post', '{"type":"Create"}', now(), now()) RETURNING id`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO hosts (host, failures, first_failure_at, unavailable_until)
+		VALUES ('failing.example', 4, now(), now() + interval '1 hour')`); err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	if err := db.SelectContext(ctx, &ids, `INSERT INTO deliveries (outbox_id, inbox, host)
+		VALUES ($1, 'https://failing.example/a/inbox', 'failing.example'),
+			($1, 'https://failing.example/b/inbox', 'failing.example'),
+			($1, 'https://healthy.example/inbox', 'healthy.example'),
+			($1, 'https://other.example/inbox', 'other.example')
+		RETURNING id`, outboxID); err != nil {
+		t.Fatal(err)
+	}
+	batch := []store.Delivered{{ID: ids[0], Status: 202}, {ID: ids[1], Status: 200}, {ID: ids[2], Status: 204}}
+	if err := st.RecordDelivered(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RecordDelivered(ctx, nil); err != nil {
+		t.Fatalf("an empty batch: %v", err)
+	}
+
+	type row struct {
+		ID          int64         `db:"id"`
+		Status      string        `db:"status"`
+		Attempts    int           `db:"attempts"`
+		LastStatus  sql.NullInt64 `db:"last_status"`
+		DeliveredAt *time.Time    `db:"delivered_at"`
+	}
+	var rows []row
+	if err := db.SelectContext(ctx, &rows, `SELECT id, status, attempts, last_status, delivered_at
+		FROM deliveries ORDER BY id`); err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]int64{ids[0]: 202, ids[1]: 200, ids[2]: 204}
+	for _, r := range rows {
+		status, inBatch := want[r.ID]
+		switch {
+		case inBatch && (r.Status != "delivered" || r.Attempts != 1 || r.LastStatus.Int64 != status || r.DeliveredAt == nil):
+			t.Errorf("delivery %d = %+v, want delivered with status %d", r.ID, r, status)
+		case !inBatch && (r.Status != "pending" || r.Attempts != 0 || r.DeliveredAt != nil):
+			t.Errorf("delivery %d, not in the batch, = %+v", r.ID, r)
+		}
+	}
+	var failures int
+	var until *time.Time
+	if err := db.QueryRowContext(ctx, `SELECT failures, unavailable_until FROM hosts WHERE host = 'failing.example'`).
+		Scan(&failures, &until); err != nil {
+		t.Fatal(err)
+	}
+	if failures != 0 || until != nil {
+		t.Errorf("failing host after its deliveries went through: failures %d, unavailable until %v", failures, until)
+	}
+	var n int
+	if err := db.GetContext(ctx, &n, `SELECT count(*) FROM hosts WHERE host <> 'failing.example'`); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d hosts rows written for healthy hosts", n)
+	}
+}
+
 // TestFanOutConcurrent: fan-outs of a burst of rows, several at once per
 // row, on a pool smaller than the number of fan-outs in flight, with a
 // render that reads through the pool as the real one does. Every row is

@@ -288,13 +288,18 @@ func (h *federationHandlers) deliver(ctx context.Context, t *asynq.Task) error {
 	}
 	retry, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
-	return h.attempt(ctx, d, retry >= maxRetry)
+	ok, err := h.attempt(ctx, d, retry >= maxRetry)
+	if ok != nil {
+		return h.store.RecordDelivered(ctx, []store.Delivered{*ok})
+	}
+	return err
 }
 
 // deliverBatch makes the first attempt of each delivery of a batch, all at
-// once; a delivery to try again is queued as its own TypeDeliver task, so
-// its retries are its own. The batch itself is retried only when it could
-// not read its deliveries or queue those retries: attempting it again
+// once, and records the successes together in one statement; a delivery to
+// try again is queued as its own TypeDeliver task, so its retries are its
+// own. The batch itself is retried only when it could not read its
+// deliveries, record them or queue those retries: attempting it again
 // skips whatever is no longer pending.
 func (h *federationHandlers) deliverBatch(ctx context.Context, t *asynq.Task) error {
 	var p BatchPayload
@@ -305,6 +310,7 @@ func (h *federationHandlers) deliverBatch(ctx context.Context, t *asynq.Task) er
 	if err != nil {
 		return err
 	}
+	oks := make([]*store.Delivered, len(ds))
 	errs := make([]error, len(ds))
 	var wg sync.WaitGroup
 	for i := range ds {
@@ -314,10 +320,19 @@ func (h *federationHandlers) deliverBatch(ctx context.Context, t *asynq.Task) er
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = h.attempt(ctx, &ds[i], false)
+			oks[i], errs[i] = h.attempt(ctx, &ds[i], false)
 		}()
 	}
 	wg.Wait()
+	var delivered []store.Delivered
+	for _, ok := range oks {
+		if ok != nil {
+			delivered = append(delivered, *ok)
+		}
+	}
+	if err := h.store.RecordDelivered(ctx, delivered); err != nil {
+		return err // still pending: the batch's retry sends them again
+	}
 	var queueErrs []error
 	for i, err := range errs {
 		if err == nil || errors.Is(err, asynq.SkipRetry) {
@@ -331,12 +346,14 @@ func (h *federationHandlers) deliverBatch(ctx context.Context, t *asynq.Task) er
 	return errors.Join(queueErrs...)
 }
 
-// attempt makes one attempt of a pending delivery and records it. It
-// returns nil when done with it (delivered, or given up), an error
-// wrapping asynq.SkipRetry when refused for good, and otherwise an error
-// to retry on, a *retryIn when it says how long to wait. last is the final
-// attempt of its retry budget: a failure gives up instead.
-func (h *federationHandlers) attempt(ctx context.Context, d *store.Delivery, last bool) error {
+// attempt makes one attempt of a pending delivery. A delivery the inbox
+// accepted comes back for the caller to record (a batch records all of its
+// successes at once); every other outcome is recorded here. The error is
+// nil when done with it (delivered, or given up), wraps asynq.SkipRetry
+// when refused for good, and otherwise asks for a retry, as a *retryIn
+// when it says how long to wait. last is the final attempt of its retry
+// budget: a failure gives up instead.
+func (h *federationHandlers) attempt(ctx context.Context, d *store.Delivery, last bool) (*store.Delivered, error) {
 	id := d.ID
 
 	// A host whose circuit is open is not tried: the delivery waits for
@@ -345,16 +362,15 @@ func (h *federationHandlers) attempt(ctx context.Context, d *store.Delivery, las
 	if d.HostUnavailableUntil != nil && time.Until(*d.HostUnavailableUntil) > 0 {
 		wait := time.Until(*d.HostUnavailableUntil)
 		if last {
-			return h.giveUp(ctx, d, 0, "host unavailable")
+			return nil, h.giveUp(ctx, d, 0, "host unavailable")
 		}
-		return &retryIn{after: wait, err: fmt.Errorf("host %s unavailable for %s", d.Host, wait.Round(time.Second))}
+		return nil, &retryIn{after: wait, err: fmt.Errorf("host %s unavailable for %s", d.Host, wait.Round(time.Second))}
 	}
 
 	out := h.fed.Deliver(ctx, d)
 	switch {
 	case out.OK:
-		// Also closes the host's circuit, in the same statement.
-		return h.store.RecordDeliveryAttempt(ctx, id, out.Status, "", "delivered")
+		return &store.Delivered{ID: id, Status: out.Status}, nil
 	case out.Permanent:
 		if out.Gone {
 			if n, err := h.store.RemoveFollowersAtInbox(ctx, d.Inbox); err == nil && n > 0 {
@@ -362,23 +378,23 @@ func (h *federationHandlers) attempt(ctx context.Context, d *store.Delivery, las
 			}
 		}
 		if err := h.giveUp(ctx, d, out.Status, out.Err.Error()); err != nil {
-			return err
+			return nil, err
 		}
-		return fmt.Errorf("delivery %d to %s: %w: %w", id, d.Inbox, out.Err, asynq.SkipRetry)
+		return nil, fmt.Errorf("delivery %d to %s: %w: %w", id, d.Inbox, out.Err, asynq.SkipRetry)
 	}
 	// A transient failure: count it against the host and retry.
 	if last {
-		return h.giveUp(ctx, d, out.Status, out.Err.Error())
+		return nil, h.giveUp(ctx, d, out.Status, out.Err.Error())
 	}
 	if err := h.store.RecordDeliveryAttempt(ctx, id, out.Status, out.Err.Error(), "pending"); err != nil {
-		return err
+		return nil, err
 	}
 	reopen, err := h.store.RecordHostFailure(ctx, d.Host, breaker)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	wait := max(out.RetryAfter, time.Until(reopen))
-	return &retryIn{after: wait, err: fmt.Errorf("delivery %d to %s: %w", id, d.Inbox, out.Err)}
+	return nil, &retryIn{after: wait, err: fmt.Errorf("delivery %d to %s: %w", id, d.Inbox, out.Err)}
 }
 
 func (h *federationHandlers) giveUp(ctx context.Context, d *store.Delivery, status int, reason string) error {
