@@ -53,7 +53,7 @@ var activityKeys = fieldsOf(reflect.TypeFor[activityFields]())
 
 // MarshalJSON renders the declared properties in struct order, then Extra.
 func (a Activity) MarshalJSON() ([]byte, error) {
-	return encodeFields(activityFields(a), a.Extra, activityKeys)
+	return encodeFields((*activityFields)(&a), a.Extra, activityKeys)
 }
 
 // UnmarshalJSON reads the declared properties tolerantly and keeps the rest

@@ -72,7 +72,7 @@ var actorKeys = fieldsOf(reflect.TypeFor[actorFields]())
 
 // MarshalJSON renders the declared properties in struct order, then Extra.
 func (a Actor) MarshalJSON() ([]byte, error) {
-	return encodeFields(actorFields(a), a.Extra, actorKeys)
+	return encodeFields((*actorFields)(&a), a.Extra, actorKeys)
 }
 
 // UnmarshalJSON reads the declared properties tolerantly and keeps the rest

@@ -39,7 +39,7 @@ var collectionKeys = fieldsOf(reflect.TypeFor[collectionFields]())
 
 // MarshalJSON renders the declared properties in struct order, then Extra.
 func (c Collection) MarshalJSON() ([]byte, error) {
-	return encodeFields(collectionFields(c), c.Extra, collectionKeys)
+	return encodeFields((*collectionFields)(&c), c.Extra, collectionKeys)
 }
 
 // UnmarshalJSON reads the declared properties tolerantly and keeps the rest

@@ -1,7 +1,6 @@
 package activitypub
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -161,7 +160,7 @@ func (c *Context) UnmarshalJSON(data []byte) error {
 		*c = Context{}
 		return nil
 	}
-	c.raw = bytes.Clone(data)
+	c.raw = compactCopy(data)
 	return nil
 }
 

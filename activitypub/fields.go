@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -49,11 +50,13 @@ func firstByte(data []byte) byte {
 type fieldSet struct {
 	exact  map[string]bool
 	folded map[string]bool
+	// enc renders the struct (encodeFields).
+	enc *structEncoder
 }
 
 // fieldsOf reads the json tags of the top-level fields of struct type t.
 func fieldsOf(t reflect.Type) fieldSet {
-	fs := fieldSet{exact: map[string]bool{}, folded: map[string]bool{}}
+	fs := fieldSet{exact: map[string]bool{}, folded: map[string]bool{}, enc: newStructEncoder(t)}
 	for f := range t.Fields() {
 		if !f.IsExported() {
 			continue
@@ -111,13 +114,30 @@ func decodeFields(data []byte, v any, fs fieldSet) (map[string]json.RawMessage, 
 	return extra, nil
 }
 
-// encodeFields renders v (a struct without custom methods) and appends the
-// extra properties in sorted key order after the declared ones. An extra key
-// that names a declared property is dropped: the typed field wins.
-func encodeFields(v any, extra map[string]json.RawMessage, fs fieldSet) ([]byte, error) {
-	b, err := Marshal(v)
-	if err != nil || len(extra) == 0 {
-		return b, err
+// encodeBuffers are the scratch buffers of encodeFields: a document is
+// rendered into one and copied out at its final size.
+var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+// maxPooledBuffer keeps a rare huge document's buffer out of the pool.
+const maxPooledBuffer = 256 << 10
+
+// encodeFields renders *v (a struct without custom methods, of the type fs
+// was read from) and appends the extra properties in sorted key order after
+// the declared ones. An extra key that names a declared property is
+// dropped: the typed field wins.
+func encodeFields[T any](v *T, extra map[string]json.RawMessage, fs fieldSet) ([]byte, error) {
+	scratch := encodeBuffers.Get().(*[]byte)
+	rendered, err := fs.enc.encode((*scratch)[:0], reflect.ValueOf(v).Elem())
+	b := bytes.Clone(rendered) // before the scratch buffer goes back
+	if cap(rendered) <= maxPooledBuffer {
+		*scratch = rendered[:0]
+		encodeBuffers.Put(scratch)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(extra) == 0 {
+		return b, nil
 	}
 	keys := make([]string, 0, len(extra))
 	for k := range extra {
@@ -147,4 +167,16 @@ func encodeFields(v any, extra map[string]json.RawMessage, fs fieldSet) ([]byte,
 	}
 	buf.WriteByte('}')
 	return buf.Bytes(), nil
+}
+
+// compactCopy returns a compact copy of data, a JSON value encoding/json
+// has already checked. Values kept from parsing are compacted once here, so
+// that rendering can copy them as they are (see structEncoder).
+func compactCopy(data []byte) []byte {
+	var buf bytes.Buffer
+	buf.Grow(len(data))
+	if err := json.Compact(&buf, data); err != nil {
+		return bytes.Clone(data)
+	}
+	return buf.Bytes()
 }

@@ -86,7 +86,7 @@ var objectKeys = fieldsOf(reflect.TypeFor[objectFields]())
 
 // MarshalJSON renders the declared properties in struct order, then Extra.
 func (o Object) MarshalJSON() ([]byte, error) {
-	return encodeFields(objectFields(o), o.Extra, objectKeys)
+	return encodeFields((*objectFields)(&o), o.Extra, objectKeys)
 }
 
 // UnmarshalJSON reads the declared properties tolerantly and keeps the rest

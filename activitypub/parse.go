@@ -1,6 +1,7 @@
 package activitypub
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,22 +80,21 @@ func checkDepth(data []byte) error {
 // counting once past MaxDepth.
 func depth(data []byte) int {
 	level, deepest := 0, 0
-	inString, escaped := false, false
-	for _, c := range data {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
 		case '"':
-			inString = true
+			// Skip the string in one search per quote inside it: strings
+			// (HTML content, URLs) are most of a document's bytes.
+			for {
+				j := bytes.IndexByte(data[i+1:], '"')
+				if j < 0 {
+					return deepest // unterminated: the decoder refuses it
+				}
+				i += 1 + j
+				if !escapedAt(data, i) {
+					break
+				}
+			}
 		case '{', '[':
 			level++
 			if level > deepest {
@@ -108,6 +108,16 @@ func depth(data []byte) int {
 		}
 	}
 	return deepest
+}
+
+// escapedAt reports whether the byte at i is escaped: preceded by an odd
+// number of backslashes.
+func escapedAt(data []byte, i int) bool {
+	n := 0
+	for k := i - 1; k >= 0 && data[k] == '\\'; k-- {
+		n++
+	}
+	return n%2 == 1
 }
 
 // decode checks data and decodes it into v, classifying every failure.

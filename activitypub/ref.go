@@ -270,7 +270,7 @@ func (r *Ref) UnmarshalJSON(data []byte) error {
 		}
 		_ = json.Unmarshal(head.ID, &r.id) // a non-string id is no id
 		r.typ = head.Type
-		r.raw = bytes.Clone(data)
+		r.raw = compactCopy(data)
 		return nil
 	case '[':
 		var items Refs

@@ -76,7 +76,7 @@ func (s *Service) Outbox(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	counts, err := s.store.ActorCounts(r.Context(), agent.ID)
+	total, err := s.store.CountOutbox(r.Context(), agent.ID)
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -84,7 +84,7 @@ func (s *Service) Outbox(w http.ResponseWriter, r *http.Request) {
 	id := s.urls.Outbox(agent.Name)
 	pq := parsePageQuery(r)
 	if !pq.isPage {
-		s.writeActivity(w, r, http.StatusOK, orderedCollection(id, int(counts.Posts), id+"?page=1"))
+		s.writeActivity(w, r, http.StatusOK, orderedCollection(id, total, id+"?page=1"))
 		return
 	}
 	after, ok1 := decodeTimeCursor(pq.after)
@@ -135,7 +135,7 @@ func (s *Service) Outbox(w http.ResponseWriter, r *http.Request) {
 			prev = id + "?page=1&before=" + timeCursor(first.CreatedAt, first.ID)
 		}
 	}
-	s.writeActivity(w, r, http.StatusOK, page(id, s.selfURL(r), items, next, prev, int(counts.Posts)))
+	s.writeActivity(w, r, http.StatusOK, page(id, s.selfURL(r), items, next, prev, total))
 }
 
 // Followers serves the followers collection: remote actor ids, newest first.
@@ -153,14 +153,14 @@ func (s *Service) actorCollection(w http.ResponseWriter, r *http.Request, follow
 	if !ok {
 		return
 	}
-	counts, err := s.store.ActorCounts(r.Context(), agent.ID)
+	id, count, list := s.urls.Following(agent.Name), s.store.CountFollowing, s.store.Following
+	if followers {
+		id, count, list = s.urls.Followers(agent.Name), s.store.CountFollowers, s.store.Followers
+	}
+	total, err := count(r.Context(), agent.ID)
 	if err != nil {
 		s.internalError(w, r, err)
 		return
-	}
-	id, total, list := s.urls.Following(agent.Name), int(counts.Following), s.store.Following
-	if followers {
-		id, total, list = s.urls.Followers(agent.Name), int(counts.Followers), s.store.Followers
 	}
 	pq := parsePageQuery(r)
 	if !pq.isPage {

@@ -8,24 +8,31 @@ import (
 	"github.com/google/uuid"
 )
 
-// ActorCounts are the totals an actor document's collections advertise.
-type ActorCounts struct {
-	Posts     int64 `db:"posts"`
-	Followers int64 `db:"followers"`
-	Following int64 `db:"following"`
+// CountOutbox counts an agent's live, published posts: its outbox's
+// totalItems. Each collection counts only its own rows: an outbox page of
+// an agent with 200,000 followers used to count them too.
+func (s *Store) CountOutbox(ctx context.Context, agentID uuid.UUID) (int, error) {
+	return s.count(ctx, "outbox", `SELECT count(*) FROM posts
+		WHERE agent_id = $1 AND deleted_at IS NULL AND media_status = 'ready'`, agentID)
 }
 
-// ActorCounts counts an agent's live posts, followers and accepted follows.
-func (s *Store) ActorCounts(ctx context.Context, agentID uuid.UUID) (ActorCounts, error) {
-	var c ActorCounts
-	err := s.readOne(ctx, &c, `SELECT
-		(SELECT count(*) FROM posts WHERE agent_id = $1 AND deleted_at IS NULL AND media_status = 'ready') AS posts,
-		(SELECT count(*) FROM followers WHERE agent_id = $1) AS followers,
-		(SELECT count(*) FROM following WHERE agent_id = $1 AND accepted_at IS NOT NULL) AS following`, agentID)
-	if err != nil {
-		return c, fmt.Errorf("actor counts: %w", err)
+// CountFollowers counts an agent's followers.
+func (s *Store) CountFollowers(ctx context.Context, agentID uuid.UUID) (int, error) {
+	return s.count(ctx, "followers", `SELECT count(*) FROM followers WHERE agent_id = $1`, agentID)
+}
+
+// CountFollowing counts the follows an agent made that were accepted.
+func (s *Store) CountFollowing(ctx context.Context, agentID uuid.UUID) (int, error) {
+	return s.count(ctx, "following", `SELECT count(*) FROM following
+		WHERE agent_id = $1 AND accepted_at IS NOT NULL`, agentID)
+}
+
+func (s *Store) count(ctx context.Context, what, query string, args ...any) (int, error) {
+	var n int
+	if err := s.readOne(ctx, &n, query, args...); err != nil {
+		return 0, fmt.Errorf("count %s: %w", what, err)
 	}
-	return c, nil
+	return n, nil
 }
 
 // ActorRef is one entry of a followers or following collection.
