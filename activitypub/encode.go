@@ -69,8 +69,8 @@ func newStructEncoder(t reflect.Type) *structEncoder {
 		if name == "" {
 			name = f.Name
 		}
-		key, _ := json.Marshal(name)
-		fe := fieldEncoder{index: f.Index[0], key: string(key) + ":", write: valueWriter(f.Type)}
+		key := string(appendString(nil, name)) + ":"
+		fe := fieldEncoder{index: f.Index[0], key: key, write: valueWriter(f.Type)}
 		fe.omit = omitter(f.Type, hasOption(opts, "omitempty"), hasOption(opts, "omitzero"))
 		e.fields = append(e.fields, fe)
 	}
