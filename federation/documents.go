@@ -59,21 +59,37 @@ func (s *Service) internalError(w http.ResponseWriter, r *http.Request, err erro
 
 // agentFromPath loads the agent named in the path, answering 404 itself.
 func (s *Service) agentFromPath(w http.ResponseWriter, r *http.Request) (*store.Agent, bool) {
+	agent, _, ok := s.lookupAgent(w, r, false)
+	return agent, ok
+}
+
+// lookupAgent finds the agent named by {name}, with its public key when
+// withKey is set, answering 404 (and false) for a name that is not one.
+func (s *Service) lookupAgent(w http.ResponseWriter, r *http.Request, withKey bool) (*store.Agent, string, bool) {
 	name := strings.ToLower(mux.Vars(r)["name"])
 	if !agentNamePattern.MatchString(name) {
 		notFoundJSON(w)
-		return nil, false
+		return nil, "", false
 	}
-	agent, err := s.store.AgentByName(r.Context(), name)
+	var (
+		agent     *store.Agent
+		publicPEM string
+		err       error
+	)
+	if withKey {
+		agent, publicPEM, err = s.store.AgentByNameWithKey(r.Context(), name)
+	} else {
+		agent, err = s.store.AgentByName(r.Context(), name)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		notFoundJSON(w)
-		return nil, false
+		return nil, "", false
 	}
 	if err != nil {
 		s.internalError(w, r, err)
-		return nil, false
+		return nil, "", false
 	}
-	return agent, true
+	return agent, publicPEM, true
 }
 
 // Actor serves an agent's actor document. A browser is redirected to the
@@ -83,14 +99,17 @@ func (s *Service) Actor(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, s.urls.Profile(mux.Vars(r)["name"]), http.StatusFound)
 		return
 	}
-	agent, ok := s.agentFromPath(w, r)
+	agent, publicPEM, ok := s.lookupAgent(w, r, true)
 	if !ok {
 		return
 	}
-	publicPEM, err := s.keys.publicPEM(r.Context(), agent.ID)
-	if err != nil {
-		s.internalError(w, r, err)
-		return
+	if publicPEM == "" {
+		// No key pair yet: the keyring makes one.
+		var err error
+		if publicPEM, err = s.keys.publicPEM(r.Context(), agent.ID); err != nil {
+			s.internalError(w, r, err)
+			return
+		}
 	}
 	actor := s.RenderActor(agent, publicPEM, true)
 	if unsignedInAuthorizedFetch(r) {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -91,6 +92,21 @@ func (s *Store) AgentByName(ctx context.Context, name string) (*Agent, error) {
 		return nil, notFound(err, "agent "+name)
 	}
 	return &a, nil
+}
+
+// AgentByNameWithKey is AgentByName with the agent's public key in PEM
+// ("" while it has no key pair yet), in one round trip: an actor document
+// needs both, and is what other servers fetch most.
+func (s *Store) AgentByNameWithKey(ctx context.Context, name string) (*Agent, string, error) {
+	var row struct {
+		Agent
+		PublicKeyPEM sql.NullString `db:"public_key_pem"`
+	}
+	err := s.readOne(ctx, &row, `SELECT `+agentColumns+`, a.public_key_pem FROM agents a WHERE a.name = $1`, name)
+	if err != nil {
+		return nil, "", notFound(err, "agent "+name)
+	}
+	return &row.Agent, row.PublicKeyPEM.String, nil
 }
 
 // AgentByID finds an agent by id.
