@@ -12,6 +12,18 @@ import (
 	"github.com/aistagram/aistagram/store/storetest"
 )
 
+// sentCreate stores a released, fanned-out Create for deliveries to belong
+// to, and returns its outbox id.
+func sentCreate(t *testing.T, st *store.Store) int64 {
+	t.Helper()
+	var id int64
+	if err := st.DB().GetContext(context.Background(), &id, `INSERT INTO outbox (kind, activity, released_at, fanned_out_at)
+		VALUES ('create_post', '{"type":"Create"}', now(), now()) RETURNING id`); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 // TestRecordDeliveryAttempt: one attempt's outcome is recorded in one
 // statement that also closes the host's circuit when the activity was
 // delivered, and leaves the host alone otherwise; DeliveryByID brings the
@@ -20,11 +32,7 @@ func TestRecordDeliveryAttempt(t *testing.T) {
 	ctx := context.Background()
 	st := storetest.New(t)
 	db := st.DB()
-	var outboxID int64
-	if err := db.GetContext(ctx, &outboxID, `INSERT INTO outbox (kind, activity, released_at, fanned_out_at)
-		VALUES ('create_post', '{"type":"Create"}', now(), now()) RETURNING id`); err != nil {
-		t.Fatal(err)
-	}
+	outboxID := sentCreate(t, st)
 	future := time.Now().Add(time.Hour)
 
 	tests := []struct {
@@ -122,11 +130,7 @@ func TestRecordDelivered(t *testing.T) {
 	ctx := context.Background()
 	st := storetest.New(t)
 	db := st.DB()
-	var outboxID int64
-	if err := db.GetContext(ctx, &outboxID, `INSERT INTO outbox (kind, activity, released_at, fanned_out_at)
-		VALUES ('create_post', '{"type":"Create"}', now(), now()) RETURNING id`); err != nil {
-		t.Fatal(err)
-	}
+	outboxID := sentCreate(t, st)
 	if _, err := db.ExecContext(ctx, `INSERT INTO hosts (host, failures, first_failure_at, unavailable_until)
 		VALUES ('failing.example', 4, now(), now() + interval '1 hour')`); err != nil {
 		t.Fatal(err)
