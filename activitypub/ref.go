@@ -89,9 +89,9 @@ func (a Actor) head() (string, Type)      { return a.ID, a.Type }
 func (c Collection) head() (string, Type) { return c.ID, c.Type }
 
 // EmbedRaw returns a Ref that renders raw, a JSON object, inline and
-// unchanged: use it to re-embed an activity exactly as it was received (the
-// Follow inside an Accept, the Like inside an Undo). raw is checked against
-// [MaxDepth] and copied.
+// unchanged but for whitespace: use it to re-embed an activity exactly as it
+// was received (the Follow inside an Accept, the Like inside an Undo). raw
+// is checked against [MaxDepth] and copied compacted.
 func EmbedRaw(raw json.RawMessage) (Ref, error) {
 	if err := checkDepth(raw); err != nil {
 		return Ref{}, err
