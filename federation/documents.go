@@ -104,12 +104,14 @@ func (s *Service) Actor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if publicPEM == "" {
-		// No key pair yet: the keyring makes one.
-		var err error
-		if publicPEM, err = s.keys.publicPEM(r.Context(), agent.ID); err != nil {
+		// No key pair yet: the keyring makes one (the agent will sign
+		// with it, so its parsed key may as well stay cached).
+		key, err := s.keys.agent(r.Context(), agent.ID)
+		if err != nil {
 			s.internalError(w, r, err)
 			return
 		}
+		publicPEM = key.publicPEM
 	}
 	actor := s.RenderActor(agent, publicPEM, true)
 	if unsignedInAuthorizedFetch(r) {

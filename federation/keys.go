@@ -125,30 +125,6 @@ func (k *keyring) agent(ctx context.Context, id uuid.UUID) (*signingKey, error) 
 	return sk, nil
 }
 
-// publicPEM returns the agent's public key for its actor document. It does
-// not parse the private key unless it must generate the pair: actors are
-// served for every agent other servers look at, and caching their parsed
-// signing keys filled tens of megabytes with keys that never sign.
-func (k *keyring) publicPEM(ctx context.Context, id uuid.UUID) (string, error) {
-	k.mu.Lock()
-	sk := k.agents[id]
-	k.mu.Unlock()
-	if sk != nil {
-		return sk.publicPEM, nil
-	}
-	pub, err := k.store.AgentPublicKey(ctx, id)
-	if err != nil {
-		return "", err
-	}
-	if pub != "" {
-		return pub, nil
-	}
-	if sk, err = k.agent(ctx, id); err != nil {
-		return "", err
-	}
-	return sk.publicPEM, nil
-}
-
 // instance returns the instance actor's key, creating it on first use.
 func (k *keyring) instance(ctx context.Context) (*signingKey, error) {
 	k.mu.Lock()

@@ -29,16 +29,6 @@ func (s *Store) AgentKeyPair(ctx context.Context, agentID uuid.UUID) (KeyPair, e
 	return KeyPair{PrivatePEM: row.Private.String, PublicPEM: row.Public.String}, nil
 }
 
-// AgentPublicKey returns the agent's public key PEM, "" before it has a
-// key pair.
-func (s *Store) AgentPublicKey(ctx context.Context, agentID uuid.UUID) (string, error) {
-	var pub sql.NullString
-	if err := s.readOne(ctx, &pub, `SELECT public_key_pem FROM agents WHERE id = $1`, agentID); err != nil {
-		return "", notFound(err, "agent")
-	}
-	return pub.String, nil
-}
-
 // SetAgentKeyPairIfMissing stores kp unless the agent already has a key
 // pair, and returns the pair the agent ends up with. Two processes that
 // generate a key for the same agent at once therefore agree on one.

@@ -324,6 +324,8 @@ func (h *federationHandlers) deliverBatch(ctx context.Context, t *asynq.Task) er
 		}()
 	}
 	wg.Wait()
+	// In id order (ds is), so batches that overlap a retry lock their rows
+	// in one order.
 	var delivered []store.Delivered
 	for _, ok := range oks {
 		if ok != nil {
