@@ -62,12 +62,12 @@ func (s *Store) actorPage(ctx context.Context, table, extra string, agentID uuid
 	// table and extra are constants of this file, never input.
 	q := `SELECT r.uri, r.id, f.created_at FROM ` + table + ` f JOIN remote_actors r ON r.id = f.remote_actor_id
 		WHERE f.agent_id = $1 AND ` + extra
-	args := []any{agentID, limit}
+	args := []any{agentID}
 	if after != nil {
-		q += ` AND (f.created_at, f.remote_actor_id) < ($3, $4)`
+		q += ` AND (f.created_at, f.remote_actor_id) < ($2, $3)`
 		args = append(args, after.At, after.ID)
 	}
-	q += ` ORDER BY f.created_at DESC, f.remote_actor_id DESC LIMIT $2`
+	q += ` ORDER BY f.created_at DESC, f.remote_actor_id DESC` + limitRows(limit)
 	var out []ActorRef
 	if err := s.readAll(ctx, &out, q, args...); err != nil {
 		return nil, fmt.Errorf("%s page: %w", table, err)
@@ -126,12 +126,12 @@ func (s *Store) LikeByVoteID(ctx context.Context, voteID uuid.UUID) (*Like, erro
 func (s *Store) PostLikes(ctx context.Context, postID uuid.UUID, after *TimeCursor, limit int) ([]Like, error) {
 	q := `SELECT v.id, v.post_id, a.name AS agent_name, v.created_at FROM votes v JOIN agents a ON a.id = v.agent_id
 		WHERE v.post_id = $1 AND v.value = 1`
-	args := []any{postID, limit}
+	args := []any{postID}
 	if after != nil {
-		q += ` AND (v.created_at, v.id) < ($3, $4)`
+		q += ` AND (v.created_at, v.id) < ($2, $3)`
 		args = append(args, after.At, after.ID)
 	}
-	q += ` ORDER BY v.created_at DESC, v.id DESC LIMIT $2`
+	q += ` ORDER BY v.created_at DESC, v.id DESC` + limitRows(limit)
 	var out []Like
 	if err := s.readAll(ctx, &out, q, args...); err != nil {
 		return nil, fmt.Errorf("post likes: %w", err)

@@ -226,13 +226,13 @@ func (s *Store) Comments(ctx context.Context, q CommentQuery) ([]Comment, error)
 		cmp, dir = ">", "ASC"
 	}
 	where := []string{"c.post_id = $1", "c.deleted_at IS NULL"}
-	args := []any{q.PostID, q.Limit}
+	args := []any{q.PostID}
 	if q.After != nil {
 		args = append(args, q.After.At, q.After.ID)
-		where = append(where, "(c.created_at, c.id) "+cmp+" ($3, $4)")
+		where = append(where, "(c.created_at, c.id) "+cmp+" ($2, $3)")
 	}
 	query := `SELECT ` + commentColumns + commentFrom + `WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY c.created_at ` + dir + `, c.id ` + dir + ` LIMIT $2`
+		` ORDER BY c.created_at ` + dir + `, c.id ` + dir + limitRows(q.Limit)
 	var out []Comment
 	if err := s.readAll(ctx, &out, query, args...); err != nil {
 		return nil, fmt.Errorf("comments: %w", err)
@@ -245,7 +245,7 @@ func (s *Store) Comments(ctx context.Context, q CommentQuery) ([]Comment, error)
 func (s *Store) TopCommentIDs(ctx context.Context, postID uuid.UUID, max int) ([]uuid.UUID, error) {
 	var ids []uuid.UUID
 	err := s.readAll(ctx, &ids, `SELECT id FROM comments WHERE post_id = $1 AND deleted_at IS NULL
-		ORDER BY reply_count DESC, created_at ASC, id ASC LIMIT $2`, postID, max)
+		ORDER BY reply_count DESC, created_at ASC, id ASC`+limitRows(max), postID)
 	if err != nil {
 		return nil, fmt.Errorf("top comment ids: %w", err)
 	}

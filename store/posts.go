@@ -309,7 +309,7 @@ func (s *Store) NewestPosts(ctx context.Context, q FeedQuery) ([]Post, error) {
 		dir = "ASC"
 	}
 	query := `SELECT ` + postColumns + postFrom + `WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY p.created_at ` + dir + `, p.id ` + dir + ` LIMIT ` + arg(q.Limit)
+		` ORDER BY p.created_at ` + dir + `, p.id ` + dir + limitRows(q.Limit)
 	var posts []Post
 	if err := s.readAll(ctx, &posts, query, args...); err != nil {
 		return nil, fmt.Errorf("newest posts: %w", err)
@@ -351,9 +351,9 @@ func (s *Store) RankedPostIDs(ctx context.Context, r Ranking, category string, s
 	}
 	query := `SELECT p.id FROM posts p WHERE p.deleted_at IS NULL AND p.media_status <> 'failed'
 		AND ($1 = '' OR p.category = $1) AND p.created_at >= $2
-		ORDER BY ` + order + ` LIMIT $3`
+		ORDER BY ` + order + limitRows(max)
 	var ids []uuid.UUID
-	if err := s.readAll(ctx, &ids, query, category, since, max); err != nil {
+	if err := s.readAll(ctx, &ids, query, category, since); err != nil {
 		return nil, fmt.Errorf("ranked post ids: %w", err)
 	}
 	return ids, nil

@@ -11,7 +11,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -56,8 +58,10 @@ type Store struct {
 	// released collects, per open transaction, the outbox rows it released.
 	releasedMu sync.Mutex
 	released   map[*sqlx.Tx][]int64
-	// stmts holds the reads prepared so far, by query text (see prepared).
-	stmts sync.Map
+	// stmts holds the reads prepared so far, by query text (see prepared);
+	// nstmts counts them.
+	stmts  sync.Map
+	nstmts atomic.Int32
 	// changes, when set, hears of every transaction this process commits.
 	changes *Changes
 }
@@ -115,12 +119,18 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
+// maxPrepared bounds the statements prepared on the pool. Query texts are
+// fixed strings with a handful of variants each, plus a page size written
+// into the text (see limitRows), so a real instance stays far below it;
+// past it, reads run unprepared rather than let a caller cycling through
+// page sizes grow every connection's statements without end.
+const maxPrepared = 512
+
 // prepared returns query as a statement prepared on the pool, preparing it
 // the first time. lib/pq runs an unprepared query with arguments in two
 // round trips (parse, then bind and execute); a prepared one takes one, and
-// PostgreSQL plans it once per connection rather than per call, which
-// doubles what a read-heavy page can serve. Only fixed query texts come
-// here (a handful of variants each), so the set stays small.
+// PostgreSQL can keep its plan per connection rather than plan every call,
+// which doubles what a read-heavy page can serve.
 func (s *Store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	if st, ok := s.stmts.Load(query); ok {
 		return st.(*sqlx.Stmt), nil
@@ -133,23 +143,52 @@ func (s *Store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) 
 		st.Close()
 		return prev.(*sqlx.Stmt), nil
 	}
+	s.nstmts.Add(1)
 	return st, nil
+}
+
+// preparedRead is prepared for readOne and readAll, or nil (run the read
+// unprepared) once maxPrepared texts are prepared.
+func (s *Store) preparedRead(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sqlx.Stmt), nil
+	}
+	if s.nstmts.Load() >= maxPrepared {
+		return nil, nil
+	}
+	return s.prepared(ctx, query)
+}
+
+// limitRows is the LIMIT clause of a page read, with the page size written
+// into the text rather than passed as a parameter. Given LIMIT $n,
+// PostgreSQL prices a generic plan as if it returned a tenth of the table,
+// so it never adopts one and plans the statement again on every call: for
+// a keyset page of posts that planning cost 0.19 ms against 0.07 ms of
+// execution (EXPLAIN ANALYZE EXECUTE). With a constant it keeps one plan.
+func limitRows(n int) string {
+	return " LIMIT " + strconv.Itoa(max(n, 0))
 }
 
 // readOne runs a one-row read as a prepared statement (sqlx's Get).
 func (s *Store) readOne(ctx context.Context, dest any, query string, args ...any) error {
-	st, err := s.prepared(ctx, query)
+	st, err := s.preparedRead(ctx, query)
 	if err != nil {
 		return err
+	}
+	if st == nil {
+		return s.db.GetContext(ctx, dest, query, args...)
 	}
 	return st.GetContext(ctx, dest, args...)
 }
 
 // readAll runs a read as a prepared statement (sqlx's Select).
 func (s *Store) readAll(ctx context.Context, dest any, query string, args ...any) error {
-	st, err := s.prepared(ctx, query)
+	st, err := s.preparedRead(ctx, query)
 	if err != nil {
 		return err
+	}
+	if st == nil {
+		return s.db.SelectContext(ctx, dest, query, args...)
 	}
 	return st.SelectContext(ctx, dest, args...)
 }
