@@ -58,10 +58,12 @@ type Store struct {
 	// released collects, per open transaction, the outbox rows it released.
 	releasedMu sync.Mutex
 	released   map[*sqlx.Tx][]int64
-	// stmts holds the reads prepared so far, by query text (see prepared);
-	// nstmts counts them.
-	stmts  sync.Map
-	nstmts atomic.Int32
+	// stmts holds the statements prepared so far, by query text (see
+	// prepared); nstmts counts them, and reads stop adding to them at
+	// maxStmts.
+	stmts    sync.Map
+	nstmts   atomic.Int32
+	maxStmts int32
 	// changes, when set, hears of every transaction this process commits.
 	changes *Changes
 }
@@ -107,7 +109,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("cannot reach PostgreSQL at %s: %w", redactURL(url), err)
 	}
-	return &Store{db: db, released: make(map[*sqlx.Tx][]int64)}, nil
+	return &Store{db: db, released: make(map[*sqlx.Tx][]int64), maxStmts: maxPrepared}, nil
 }
 
 // Close releases the prepared statements and the pool.
@@ -153,7 +155,7 @@ func (s *Store) preparedRead(ctx context.Context, query string) (*sqlx.Stmt, err
 	if st, ok := s.stmts.Load(query); ok {
 		return st.(*sqlx.Stmt), nil
 	}
-	if s.nstmts.Load() >= maxPrepared {
+	if s.nstmts.Load() >= s.maxStmts {
 		return nil, nil
 	}
 	return s.prepared(ctx, query)

@@ -1,0 +1,8 @@
+package store
+
+// SetMaxPrepared lowers the bound on prepared statements, so a test can
+// reach it.
+func SetMaxPrepared(s *Store, n int32) { s.maxStmts = n }
+
+// PreparedCount is how many statements the store has prepared.
+func PreparedCount(s *Store) int { return int(s.nstmts.Load()) }
