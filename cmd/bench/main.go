@@ -138,7 +138,7 @@ func run(ctx context.Context, c config) (err error) {
 		return err
 	}
 	defer pool.Close()
-	if err := measureCeilings(ctx, l, pool, srv.URL, rep); err != nil {
+	if err := measureCeilings(ctx, l, c.DatabaseURL, srv.URL, rep); err != nil {
 		return err
 	}
 	logf("ceiling: writes (pgbench, %d clients)", pgbenchClients)

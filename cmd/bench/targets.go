@@ -31,7 +31,7 @@ func fixed(name, u string) target {
 // measureCeilings runs the HTTP and database ceilings through l and RSA
 // on every core, recording them in rep. The HTTP ceiling's body is the
 // server's real first feed page, so it has exactly that page's size.
-func measureCeilings(ctx context.Context, l *loader, pool *sql.DB, base string, rep *report) error {
+func measureCeilings(ctx context.Context, l *loader, dbURL, base string, rep *report) error {
 	page, err := get(ctx, base+"/api/feed?sort=new&limit=20", nil)
 	if err != nil {
 		return err
@@ -46,8 +46,11 @@ func measureCeilings(ctx context.Context, l *loader, pool *sql.DB, base string, 
 	l.close()
 	hc.close()
 
-	pool.SetMaxOpenConns(dbCeilingConns)
-	pool.SetMaxIdleConns(dbCeilingConns)
+	pool, err := openCeilingPool(dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
 	h, closeStmt, err := dbCeiling(ctx, pool)
 	if err != nil {
 		return err
