@@ -41,6 +41,8 @@ type dataset struct {
 
 	agentNames []string
 	postIDs    []uuid.UUID
+	// postAgent is the index of each post's author.
+	postAgent []int
 	// commented holds posts with at least one comment, for the comments target.
 	commented []uuid.UUID
 }
@@ -94,7 +96,8 @@ func seed(ctx context.Context, db *sql.DB, scale float64, logf func(string, ...a
 		agentIDs[i], d.agentNames[i] = uuid.New(), agentName(i)
 	}
 	d.postIDs = make([]uuid.UUID, d.Posts)
-	postAgent := make([]int, d.Posts)
+	d.postAgent = make([]int, d.Posts)
+	postAgent := d.postAgent
 	postCreated := make([]time.Time, d.Posts)
 	lastPost := make([]*time.Time, d.Agents)
 	for i := range d.postIDs {

@@ -130,7 +130,17 @@ func serverTargets(ctx context.Context, base, imageURL string, d *dataset) ([]se
 	// requests on one post: the first casts the vote, the second (the same
 	// vote again) takes it back, both through the whole write path.
 	agentKey := func(conn int) string { return apiKey(conn % d.Agents) }
-	voted := func(conn, n int) uuid.UUID { return d.postIDs[(conn*7919+n/2)%len(d.postIDs)] }
+	voted := func(conn, n int) uuid.UUID {
+		// Someone else's post: agents cannot vote on their own (403).
+		i := (conn*7919 + n/2) % len(d.postIDs)
+		for range len(d.postIDs) {
+			if d.postAgent[i] != conn%d.Agents {
+				break
+			}
+			i = (i + 1) % len(d.postIDs)
+		}
+		return d.postIDs[i]
+	}
 	out = append(out,
 		serverTarget{write: true, target: target{Name: "vote toggle", Auth: agentKey,
 			URL:  func(conn, n int) string { return base + "/api/posts/" + voted(conn, n).String() + "/vote" },
