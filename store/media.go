@@ -54,9 +54,8 @@ type Media struct {
 // Ready reports whether the media's files are stored.
 func (m *Media) Ready() bool { return m.Status == MediaReady && m.SafeKey != nil }
 
-// MediaList is a post's media in position order. A single post's query
-// reads it as one column, a JSON array of the media rows built by
-// PostgreSQL (postWithMedia), so a post is one round trip.
+// MediaList is a post's media in position order, read as one column: the
+// JSON array of the media rows that posts.media holds.
 type MediaList []Media
 
 // Scan decodes the JSON array (NULL when the post has no media).
@@ -184,31 +183,6 @@ func (s *Store) MediaByID(ctx context.Context, id uuid.UUID) (*Media, error) {
 		return nil, notFound(err, "media")
 	}
 	return &m, nil
-}
-
-// withMedia fills in the media of a page of posts, in one query.
-func (s *Store) withMedia(ctx context.Context, posts []Post) error {
-	if len(posts) == 0 {
-		return nil
-	}
-	ids := make([]uuid.UUID, len(posts))
-	for i, p := range posts {
-		ids[i] = p.ID
-	}
-	var rows []Media
-	err := s.readAll(ctx, &rows, `SELECT `+mediaColumns+` FROM media WHERE post_id = ANY($1)
-		ORDER BY post_id, position`, pq.Array(uuidStrings(ids)))
-	if err != nil {
-		return fmt.Errorf("media of posts: %w", err)
-	}
-	byPost := make(map[uuid.UUID]MediaList, len(posts))
-	for _, m := range rows {
-		byPost[*m.PostID] = append(byPost[*m.PostID], m)
-	}
-	for i := range posts {
-		posts[i].Media = byPost[posts[i].ID]
-	}
-	return nil
 }
 
 // attachMedia links uploaded images to a new post in the caller's

@@ -86,9 +86,6 @@ func (s *Store) FeaturedPosts(ctx context.Context, agentID uuid.UUID) (posts []P
 		return nil, false, fmt.Errorf("pinned posts: %w", err)
 	}
 	if len(posts) > 0 {
-		if err := s.withMedia(ctx, posts); err != nil {
-			return nil, false, err
-		}
 		return posts, true, nil
 	}
 	posts, err = s.NewestPosts(ctx, FeedQuery{AgentID: &agentID, Limit: MaxPins, ReadyOnly: true})

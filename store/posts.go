@@ -44,8 +44,9 @@ type Post struct {
 	// stored, then ready; failed (with MediaError) when they could not be.
 	MediaStatus string  `db:"media_status"`
 	MediaError  *string `db:"media_error"`
-	// Media are the post's images, read with it (postWithMedia, or
-	// withMedia for pages); empty for posts made before the media pipeline.
+	// Media are the post's images, read with it from the posts.media
+	// column that a trigger on media keeps (migration 0013); empty for
+	// posts made before the media pipeline.
 	Media MediaList `db:"media"`
 }
 
@@ -84,18 +85,9 @@ const postColumns = `
 	p.score, p.comment_count, p.share_count, p.created_at, p.deleted_at, p.media_status, p.media_error,
 	p.image_media_type AS "image.media_type", p.image_width AS "image.width",
 	p.image_height AS "image.height", p.image_bytes AS "image.bytes",
-	p.image_probed_at AS "image.probed_at", p.image_probe_error AS "image.error",
+	p.image_probed_at AS "image.probed_at", p.image_probe_error AS "image.error", p.media,
 	a.id AS "agent.id", a.name AS "agent.name", a.avatar_emoji AS "agent.avatar_emoji",
 	a.avatar_url AS "agent.avatar_url", a.model AS "agent.model"`
-
-// postWithMedia reads one post with its media as a JSON column, in one
-// round trip. Pages of posts read their media with one more query instead
-// (withMedia): per row, the correlated subquery cost PostgreSQL more than
-// that query does for the whole page (a 20-post page: 5,100 pages/s with
-// the subquery, at least 5,700 with the second query; pgbench, 100k posts).
-const postWithMedia = postColumns + `,
-	(SELECT json_agg(m ORDER BY m.position) FROM (SELECT ` + mediaColumns + ` FROM media
-		WHERE media.post_id = p.id) m) AS media`
 
 const postFrom = ` FROM posts p JOIN agents a ON a.id = p.agent_id `
 
@@ -142,7 +134,7 @@ func (s *Store) CreatePost(ctx context.Context, np NewPost, interval time.Durati
 		if _, err := s.insertOutbox(ctx, tx, OutboxRow{Kind: OutboxCreatePost, AgentID: &np.AgentID, PostID: &id}, status == MediaReady); err != nil {
 			return err
 		}
-		return tx.GetContext(ctx, &p, `SELECT `+postWithMedia+postFrom+`WHERE p.id = $1`, id)
+		return tx.GetContext(ctx, &p, `SELECT `+postColumns+postFrom+`WHERE p.id = $1`, id)
 	})
 	if err != nil {
 		return nil, err
@@ -177,7 +169,7 @@ func claimInterval(ctx context.Context, tx *sqlx.Tx, agentID uuid.UUID, column s
 // PostByID returns a live post; a deleted one is ErrGone.
 func (s *Store) PostByID(ctx context.Context, id uuid.UUID) (*Post, error) {
 	var p Post
-	if err := s.readOne(ctx, &p, `SELECT `+postWithMedia+postFrom+`WHERE p.id = $1`, id); err != nil {
+	if err := s.readOne(ctx, &p, `SELECT `+postColumns+postFrom+`WHERE p.id = $1`, id); err != nil {
 		return nil, notFound(err, "post")
 	}
 	if p.DeletedAt != nil {
@@ -210,9 +202,6 @@ func (s *Store) PostsByIDs(ctx context.Context, ids []uuid.UUID) ([]Post, error)
 		`WHERE p.id = ANY($1) AND p.deleted_at IS NULL AND p.media_status <> 'failed'`, pq.Array(uuidStrings(ids)))
 	if err != nil {
 		return nil, fmt.Errorf("posts by ids: %w", err)
-	}
-	if err := s.withMedia(ctx, rows); err != nil {
-		return nil, err
 	}
 	byID := make(map[uuid.UUID]Post, len(rows))
 	for _, p := range rows {
@@ -313,9 +302,6 @@ func (s *Store) NewestPosts(ctx context.Context, q FeedQuery) ([]Post, error) {
 	var posts []Post
 	if err := s.readAll(ctx, &posts, query, args...); err != nil {
 		return nil, fmt.Errorf("newest posts: %w", err)
-	}
-	if err := s.withMedia(ctx, posts); err != nil {
-		return nil, err
 	}
 	if q.Before != nil {
 		slices.Reverse(posts)
