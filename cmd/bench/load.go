@@ -43,6 +43,11 @@ type result struct {
 	VsDB   float64 `json:"vs_db_ceiling,omitempty"`
 	// VsWrite is the ratio to pgbench's TPS, for writes.
 	VsWrite float64 `json:"vs_write_ceiling,omitempty"`
+	// CeilingBefore is the target's own ceiling (database for pages
+	// compared with it, else HTTP) measured again just before it, and
+	// VsCeilingBefore the ratio to it; zero for writes.
+	CeilingBefore   float64 `json:"ceiling_before_rps,omitempty"`
+	VsCeilingBefore float64 `json:"vs_ceiling_before,omitempty"`
 }
 
 // loader is a bounded closed-loop generator: conns goroutines, each with

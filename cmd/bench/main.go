@@ -138,9 +138,11 @@ func run(ctx context.Context, c config) (err error) {
 		return err
 	}
 	defer pool.Close()
-	if err := measureCeilings(ctx, l, c.DatabaseURL, srv.URL, rep); err != nil {
+	ceilings, err := measureCeilings(ctx, l, c.DatabaseURL, srv.URL, rep)
+	if err != nil {
 		return err
 	}
+	defer ceilings.close()
 	logf("ceiling: writes (pgbench, %d clients)", pgbenchClients)
 	if rep.Ceilings.WriteTPS, err = writeCeiling(ctx, pool, c.DatabaseURL, c.PGBin, c.Duration); err != nil {
 		return err
@@ -159,6 +161,7 @@ func run(ctx context.Context, c config) (err error) {
 		if !c.selected(t.target.Name) {
 			continue
 		}
+		before := ceilings.ceilingBefore(ctx, l, t)
 		logf("loading %s", t.target.Name)
 		rss.enter(t.target.Name)
 		done := prof.capture(ctx, t.target.Name)
@@ -172,6 +175,7 @@ func run(ctx context.Context, c config) (err error) {
 		if t.write {
 			r.VsWrite = ratio(r.RPS, rep.Ceilings.WriteTPS)
 		}
+		r.CeilingBefore, r.VsCeilingBefore = before, ratio(r.RPS, before)
 		rep.Targets = append(rep.Targets, r)
 		if ctx.Err() != nil {
 			break

@@ -85,8 +85,8 @@ func (r *report) markdown() string {
 		"writes %.0f TPS (pgbench TPC-B-like, %d clients, fsync on), RSA-2048 %.0f signs/s, %.0f verifies/s.\n\n",
 		r.Ceilings.HTTP.RPS, r.Ceilings.BodyBytes, r.Ceilings.HTTP.P99ms, r.Ceilings.DB.RPS, dbCeilingConns,
 		r.Ceilings.DB.P99ms, r.Ceilings.WriteTPS, pgbenchClients, r.Ceilings.RSASignsPerSec, r.Ceilings.RSAVerifiesPerSec)
-	b.WriteString("| target | req/s | p50 ms | p99 ms | errors | vs HTTP ceiling | vs DB ceiling | vs write ceiling | from cache |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("| target | req/s | p50 ms | p99 ms | errors | vs HTTP ceiling | vs DB ceiling | vs write ceiling | its ceiling just before | vs that | from cache |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	pct := func(v float64) string {
 		if v <= 0 {
 			return "–"
@@ -98,8 +98,13 @@ func (r *report) markdown() string {
 		if x.CacheAnswers > 0 {
 			cached = fmt.Sprintf("%.1f %%", 100*float64(x.CacheHits)/float64(x.CacheAnswers))
 		}
-		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.2f | %d | %s | %s | %s | %s |\n",
-			x.Name, x.RPS, x.P50ms, x.P99ms, x.Errors, pct(x.VsHTTP), pct(x.VsDB), pct(x.VsWrite), cached)
+		before := "–"
+		if x.CeilingBefore > 0 {
+			before = fmt.Sprintf("%.0f", x.CeilingBefore)
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.2f | %d | %s | %s | %s | %s | %s | %s |\n",
+			x.Name, x.RPS, x.P50ms, x.P99ms, x.Errors, pct(x.VsHTTP), pct(x.VsDB), pct(x.VsWrite),
+			before, pct(x.VsCeilingBefore), cached)
 	}
 	for _, x := range r.Targets {
 		row(x)

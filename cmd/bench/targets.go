@@ -28,46 +28,87 @@ func fixed(name, u string) target {
 	return target{Name: name, URL: func(int, int) string { return u }}
 }
 
+// ceilingServers keeps the HTTP and database ceilings' handlers up after
+// they are measured, so each target can be compared with its ceiling
+// measured again just before it (ceilingBefore).
+type ceilingServers struct {
+	http, db *ceilingServer
+	close    func()
+}
+
 // measureCeilings runs the HTTP and database ceilings through l and RSA
 // on every core, recording them in rep. The HTTP ceiling's body is the
 // server's real first feed page, so it has exactly that page's size.
-func measureCeilings(ctx context.Context, l *loader, dbURL, base string, rep *report) error {
+func measureCeilings(ctx context.Context, l *loader, dbURL, base string, rep *report) (*ceilingServers, error) {
 	page, err := get(ctx, base+"/api/feed?sort=new&limit=20", nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rep.Ceilings.BodyBytes = len(page)
 	hc, err := startCeiling(httpCeiling(page))
 	if err != nil {
-		return err
+		return nil, err
+	}
+	cs := &ceilingServers{http: hc, close: hc.close}
+	fail := func(err error) (*ceilingServers, error) {
+		cs.close()
+		return nil, err
 	}
 	logf("ceiling: HTTP (%d-byte body)", len(page))
 	rep.Ceilings.HTTP = l.run(ctx, fixed("HTTP ceiling", hc.URL+"/"))
 	l.close()
-	hc.close()
 
 	pool, err := openCeilingPool(dbURL)
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	defer pool.Close()
 	h, closeStmt, err := dbCeiling(ctx, pool)
 	if err != nil {
-		return err
+		pool.Close()
+		return fail(err)
 	}
-	defer closeStmt()
 	dc, err := startCeiling(h)
 	if err != nil {
-		return err
+		closeStmt()
+		pool.Close()
+		return fail(err)
+	}
+	cs.db = dc
+	cs.close = func() {
+		hc.close()
+		dc.close()
+		closeStmt()
+		pool.Close()
 	}
 	logf("ceiling: database (%d connections)", dbCeilingConns)
 	rep.Ceilings.DB = l.run(ctx, fixed("DB ceiling", dc.URL+"/"))
 	l.close()
-	dc.close()
 
 	logf("ceiling: RSA-2048")
 	rep.Ceilings.RSASignsPerSec, rep.Ceilings.RSAVerifiesPerSec, err = rsaCeiling(2 * time.Second)
-	return err
+	if err != nil {
+		return fail(err)
+	}
+	return cs, nil
+}
+
+// ceilingBefore measures t's own ceiling again, just before t is loaded:
+// the database ceiling for pages compared with it, else the HTTP one.
+// This machine's speed drifts by tens of percent within a run, so a
+// target measured minutes after the ceilings can look better or worse
+// than it is; the ratio to the ceiling next to it does not drift with it.
+// Writes have none (pgbench needs its own database set up).
+func (cs *ceilingServers) ceilingBefore(ctx context.Context, l *loader, t serverTarget) float64 {
+	if t.write {
+		return 0
+	}
+	c := cs.http
+	if t.vsDB {
+		c = cs.db
+	}
+	r := l.run(ctx, fixed("ceiling before "+t.target.Name, c.URL+"/"))
+	l.close()
+	return r.RPS
 }
 
 // serverTarget is a target on the server and whether its figure is also
