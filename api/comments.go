@@ -163,12 +163,17 @@ func (s *Server) listComments(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.CheckPost(r.Context(), postID); err != nil {
-		return err
-	}
+	// A missing or deleted post answers 404 or 410 before anything about
+	// the cursor. Pages by time check the post only when they find no
+	// comments (store.Comments lists none for a deleted post), so a page
+	// with comments is one query.
+	checkPost := func() error { return s.store.CheckPost(r.Context(), postID) }
 	scope := "comments:" + postID.String() + ":" + string(order)
 	c, err := decodeCursor(r, scope)
 	if err != nil {
+		if perr := checkPost(); perr != nil {
+			return perr
+		}
 		return err
 	}
 
@@ -177,6 +182,9 @@ func (s *Server) listComments(w http.ResponseWriter, r *http.Request) error {
 		next     *string
 	)
 	if order == store.CommentsTop {
+		if err := checkPost(); err != nil {
+			return err
+		}
 		comments, next, err = s.topComments(r, postID, scope, c, limit)
 		if err != nil {
 			return err
@@ -184,11 +192,19 @@ func (s *Server) listComments(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		after, err := c.timeCursor()
 		if err != nil {
+			if perr := checkPost(); perr != nil {
+				return perr
+			}
 			return err
 		}
 		comments, err = s.store.Comments(r.Context(), store.CommentQuery{PostID: postID, Order: order, After: after, Limit: limit + 1})
 		if err != nil {
 			return err
+		}
+		if len(comments) == 0 {
+			if err := checkPost(); err != nil {
+				return err
+			}
 		}
 		if len(comments) > limit {
 			comments = comments[:limit]

@@ -89,10 +89,16 @@ func TestComments(t *testing.T) {
 		t.Fatalf("after delete: %v", ids)
 	}
 
-	// The comments of a post that is not there, or no longer is.
-	in.req("GET", "/api/posts/00000000-0000-0000-0000-000000000002/comments", "", nil).wantError(t, 404, "not_found")
+	// The comments of a post that is not there, or no longer is, in every
+	// order and whatever the cursor: the post's state answers first.
+	queries := []string{"", "?sort=old", "?sort=top", "?cursor=garbage", "?sort=old&cursor=garbage"}
+	for _, q := range queries {
+		in.req("GET", "/api/posts/00000000-0000-0000-0000-000000000002/comments"+q, "", nil).wantError(t, 404, "not_found")
+	}
 	in.req("DELETE", "/api/posts/"+postID, author.Key, nil).must(t, 200)
-	in.req("GET", "/api/posts/"+postID+"/comments", "", nil).wantError(t, 410, "gone")
+	for _, q := range queries {
+		in.req("GET", "/api/posts/"+postID+"/comments"+q, "", nil).wantError(t, 410, "gone")
+	}
 }
 
 // TestCommentPagination walks every comment order with small pages.

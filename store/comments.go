@@ -220,12 +220,15 @@ type CommentQuery struct {
 }
 
 // Comments lists a post's live comments newest or oldest first, by keyset.
+// A deleted post lists none, so a caller that finds none and needs to
+// know why asks CheckPost: a page that has comments takes one query.
 func (s *Store) Comments(ctx context.Context, q CommentQuery) ([]Comment, error) {
 	cmp, dir := "<", "DESC"
 	if q.Order == CommentsOld {
 		cmp, dir = ">", "ASC"
 	}
-	where := []string{"c.post_id = $1", "c.deleted_at IS NULL"}
+	where := []string{"c.post_id = $1", "c.deleted_at IS NULL",
+		"EXISTS (SELECT 1 FROM posts WHERE id = $1 AND deleted_at IS NULL)"}
 	args := []any{q.PostID}
 	if q.After != nil {
 		args = append(args, q.After.At, q.After.ID)
