@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +39,8 @@ func (s *Service) writeActivity(w http.ResponseWriter, r *http.Request, status i
 	} else if status == http.StatusOK {
 		h.Set("Cache-Control", "public, max-age=60")
 	}
+	// With its length a large page is sent as it is, not chunked.
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

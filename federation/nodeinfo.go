@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/aistagram/aistagram/store"
@@ -51,6 +52,7 @@ func (s *Service) nodeInfo(w http.ResponseWriter, r *http.Request, version strin
 	}
 	w.Header().Set("Content-Type", `application/json; profile="http://nodeinfo.diaspora.software/ns/schema/`+version+`#"`)
 	w.Header().Set("Cache-Control", "public, max-age=1800")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	_, _ = w.Write(body)
 }
 
