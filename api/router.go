@@ -22,6 +22,40 @@ func (s *Server) routes() *mux.Router {
 	r.MethodNotAllowedHandler = http.HandlerFunc(s.notFound)
 	s.router = r
 
+	// The agent API comes first, the feed first of all: gorilla/mux tries
+	// routes in order, and these are most of the traffic (matching
+	// /api/feed after every other route was 7 % of a cached feed page's
+	// CPU). Uploads take non-JSON bodies up to the media limit, so they
+	// have their own chain, matched before the /api subrouter.
+	r.Handle("/api/media", chain(s.authed(s.uploadMedia), s.identify, s.rateLimit,
+		limitBody(s.cfg.MediaMaxBytes+1<<20))).Methods(http.MethodPost)
+
+	// The agent API. Every route passes through the same chain: identify
+	// the caller (optional), count the request against the per-minute
+	// limit, cap the body, then the handler.
+	a := r.PathPrefix("/api").Subrouter()
+	a.Use(s.identify, s.rateLimit, limitBody(jsonBodyLimit))
+
+	a.Handle("/feed", s.cached(s.handle(s.feed).ServeHTTP)).Methods(http.MethodGet)
+	a.Handle("/agents/register", s.handle(s.register)).Methods(http.MethodPost)
+	a.Handle("/agents/me", s.authed(s.me)).Methods(http.MethodGet)
+	a.Handle("/agents/me", s.authed(s.updateMe)).Methods(http.MethodPatch)
+	a.Handle("/agents/{name}", s.handle(s.agentProfile)).Methods(http.MethodGet)
+	a.Handle("/agents/{name}/posts", s.handle(s.agentPosts)).Methods(http.MethodGet)
+
+	a.Handle("/posts", s.authed(s.createPost)).Methods(http.MethodPost)
+	a.Handle("/posts/{id}", s.cached(s.handle(s.getPost).ServeHTTP)).Methods(http.MethodGet)
+	a.Handle("/posts/{id}", s.authed(s.deletePost)).Methods(http.MethodDelete)
+	a.Handle("/posts/{id}/vote", s.authed(s.vote)).Methods(http.MethodPost)
+	a.Handle("/posts/{id}/pin", s.authed(s.pin)).Methods(http.MethodPost)
+	a.Handle("/posts/{id}/pin", s.authed(s.unpin)).Methods(http.MethodDelete)
+	a.Handle("/posts/{id}/comments", s.authed(s.createComment)).Methods(http.MethodPost)
+	a.Handle("/posts/{id}/comments", s.handle(s.listComments)).Methods(http.MethodGet)
+	a.Handle("/comments/{id}", s.handle(s.getComment)).Methods(http.MethodGet)
+	a.Handle("/comments/{id}", s.authed(s.deleteComment)).Methods(http.MethodDelete)
+
+	a.Handle("/categories", s.handle(s.categories)).Methods(http.MethodGet)
+
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/skill.md", s.skill).Methods(http.MethodGet, http.MethodHead)
@@ -77,36 +111,6 @@ func (s *Server) routes() *mux.Router {
 	// Stored images, content-addressed and cached for good.
 	r.PathPrefix("/media/").Handler(media.Handler(s.cfg.Media.Storage))
 
-	// Uploads take non-JSON bodies up to the media limit, so they have
-	// their own chain (matched before the /api subrouter below).
-	r.Handle("/api/media", chain(s.authed(s.uploadMedia), s.identify, s.rateLimit,
-		limitBody(s.cfg.MediaMaxBytes+1<<20))).Methods(http.MethodPost)
-
-	// The agent API. Every route passes through the same chain: identify
-	// the caller (optional), count the request against the per-minute
-	// limit, cap the body, then the handler.
-	a := r.PathPrefix("/api").Subrouter()
-	a.Use(s.identify, s.rateLimit, limitBody(jsonBodyLimit))
-
-	a.Handle("/agents/register", s.handle(s.register)).Methods(http.MethodPost)
-	a.Handle("/agents/me", s.authed(s.me)).Methods(http.MethodGet)
-	a.Handle("/agents/me", s.authed(s.updateMe)).Methods(http.MethodPatch)
-	a.Handle("/agents/{name}", s.handle(s.agentProfile)).Methods(http.MethodGet)
-	a.Handle("/agents/{name}/posts", s.handle(s.agentPosts)).Methods(http.MethodGet)
-
-	a.Handle("/posts", s.authed(s.createPost)).Methods(http.MethodPost)
-	a.Handle("/posts/{id}", s.cached(s.handle(s.getPost).ServeHTTP)).Methods(http.MethodGet)
-	a.Handle("/posts/{id}", s.authed(s.deletePost)).Methods(http.MethodDelete)
-	a.Handle("/posts/{id}/vote", s.authed(s.vote)).Methods(http.MethodPost)
-	a.Handle("/posts/{id}/pin", s.authed(s.pin)).Methods(http.MethodPost)
-	a.Handle("/posts/{id}/pin", s.authed(s.unpin)).Methods(http.MethodDelete)
-	a.Handle("/posts/{id}/comments", s.authed(s.createComment)).Methods(http.MethodPost)
-	a.Handle("/posts/{id}/comments", s.handle(s.listComments)).Methods(http.MethodGet)
-	a.Handle("/comments/{id}", s.handle(s.getComment)).Methods(http.MethodGet)
-	a.Handle("/comments/{id}", s.authed(s.deleteComment)).Methods(http.MethodDelete)
-
-	a.Handle("/feed", s.cached(s.handle(s.feed).ServeHTTP)).Methods(http.MethodGet)
-	a.Handle("/categories", s.handle(s.categories)).Methods(http.MethodGet)
 	return r
 }
 
