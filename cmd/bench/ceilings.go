@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,8 +126,16 @@ func dbCeiling(ctx context.Context, db *sql.DB) (http.Handler, func(), error) {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
+		// Sent with its length in one write, as the server's answers are:
+		// streamed, it would go out chunked in several.
+		body, err := json.Marshal(map[string]any{"success": true, "data": map[string]any{"posts": posts}})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"success": true, "data": map[string]any{"posts": posts}})
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
 	})
 	return h, func() { stmt.Close() }, nil
 }
