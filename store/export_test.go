@@ -6,3 +6,9 @@ func SetMaxPrepared(s *Store, n int32) { s.maxStmts = n }
 
 // PreparedCount is how many statements the store has prepared.
 func PreparedCount(s *Store) int { return int(s.nstmts.Load()) }
+
+// The columns and joins of a post read, for reading one with sqlx.
+const (
+	PostColumns = postColumns
+	PostFrom    = postFrom
+)

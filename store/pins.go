@@ -80,7 +80,7 @@ func (s *Store) UnpinPost(ctx context.Context, postID, agentID uuid.UUID) error 
 // first, or — when it pinned none — its MaxPins latest posts, so that a
 // Mastodon profile never looks empty. pinned says which it was.
 func (s *Store) FeaturedPosts(ctx context.Context, agentID uuid.UUID) (posts []Post, pinned bool, err error) {
-	err = s.readAll(ctx, &posts, `SELECT `+postColumns+postFrom+`JOIN pins pn ON pn.post_id = p.id
+	posts, err = s.readPosts(ctx, MaxPins, `SELECT `+postColumns+postFrom+`JOIN pins pn ON pn.post_id = p.id
 		WHERE pn.agent_id = $1 AND p.deleted_at IS NULL AND p.media_status = 'ready' ORDER BY pn.created_at DESC`+limitRows(MaxPins), agentID)
 	if err != nil {
 		return nil, false, fmt.Errorf("pinned posts: %w", err)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -91,6 +92,63 @@ const postColumns = `
 
 const postFrom = ` FROM posts p JOIN agents a ON a.id = p.agent_id `
 
+// scanTargets are p's fields in the order of postColumns, for rows.Scan.
+// Posts are read on every page, and sqlx's Select matched each column to
+// its field by name, through reflection, on every row: 8 % of serve's CPU
+// on deep feed pages. TestPostScanMatchesSqlx reads the same posts both
+// ways, so the two lists cannot drift apart.
+func (p *Post) scanTargets() []any {
+	return []any{
+		&p.ID, &p.ImageURL, &p.Caption, &p.Prompt, &p.Category, &p.Upvotes, &p.Downvotes,
+		&p.Score, &p.CommentCount, &p.ShareCount, &p.CreatedAt, &p.DeletedAt, &p.MediaStatus, &p.MediaError,
+		&p.Image.MediaType, &p.Image.Width,
+		&p.Image.Height, &p.Image.Bytes,
+		&p.Image.ProbedAt, &p.Image.Error, &p.Media,
+		&p.Agent.ID, &p.Agent.Name, &p.Agent.AvatarEmoji,
+		&p.Agent.AvatarURL, &p.Agent.Model,
+	}
+}
+
+// readPosts runs a read of postColumns (prepared, as readAll does) and
+// scans its rows with scanTargets. max is how many rows it can return at
+// most (its LIMIT), so the slice is allocated once.
+func (s *Store) readPosts(ctx context.Context, max int, query string, args ...any) ([]Post, error) {
+	st, err := s.preparedRead(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	var rows *sqlx.Rows
+	if st != nil {
+		rows, err = st.QueryxContext(ctx, args...)
+	} else {
+		rows, err = s.db.QueryxContext(ctx, query, args...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	posts := make([]Post, 0, min(max, 128)) // a hint, never a large allocation
+	for rows.Next() {
+		posts = append(posts, Post{})
+		if err := rows.Scan(posts[len(posts)-1].scanTargets()...); err != nil {
+			return nil, err
+		}
+	}
+	return posts, rows.Err()
+}
+
+// readPost is readPosts for one post; sql.ErrNoRows when there is none.
+func (s *Store) readPost(ctx context.Context, query string, args ...any) (*Post, error) {
+	posts, err := s.readPosts(ctx, 1, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	if len(posts) == 0 {
+		return nil, sql.ErrNoRows
+	}
+	return &posts[0], nil
+}
+
 // CreatePost stores a post, enforcing the agent's post interval under a lock
 // on the agent row so that concurrent requests cannot both pass. A post
 // linking an image starts pending, with a pending media row to fetch (the
@@ -168,14 +226,14 @@ func claimInterval(ctx context.Context, tx *sqlx.Tx, agentID uuid.UUID, column s
 
 // PostByID returns a live post; a deleted one is ErrGone.
 func (s *Store) PostByID(ctx context.Context, id uuid.UUID) (*Post, error) {
-	var p Post
-	if err := s.readOne(ctx, &p, `SELECT `+postColumns+postFrom+`WHERE p.id = $1`, id); err != nil {
+	p, err := s.readPost(ctx, `SELECT `+postColumns+postFrom+`WHERE p.id = $1`, id)
+	if err != nil {
 		return nil, notFound(err, "post")
 	}
 	if p.DeletedAt != nil {
-		return &p, fmt.Errorf("post: %w", ErrGone)
+		return p, fmt.Errorf("post: %w", ErrGone)
 	}
-	return &p, nil
+	return p, nil
 }
 
 // CheckPost says whether a post is there, as PostByID would (nil, or
@@ -197,8 +255,7 @@ func (s *Store) PostsByIDs(ctx context.Context, ids []uuid.UUID) ([]Post, error)
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	var rows []Post
-	err := s.readAll(ctx, &rows, `SELECT `+postColumns+postFrom+
+	rows, err := s.readPosts(ctx, len(ids), `SELECT `+postColumns+postFrom+
 		`WHERE p.id = ANY($1) AND p.deleted_at IS NULL AND p.media_status <> 'failed'`, pq.Array(uuidStrings(ids)))
 	if err != nil {
 		return nil, fmt.Errorf("posts by ids: %w", err)
@@ -299,8 +356,8 @@ func (s *Store) NewestPosts(ctx context.Context, q FeedQuery) ([]Post, error) {
 	}
 	query := `SELECT ` + postColumns + postFrom + `WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY p.created_at ` + dir + `, p.id ` + dir + limitRows(q.Limit)
-	var posts []Post
-	if err := s.readAll(ctx, &posts, query, args...); err != nil {
+	posts, err := s.readPosts(ctx, q.Limit, query, args...)
+	if err != nil {
 		return nil, fmt.Errorf("newest posts: %w", err)
 	}
 	if q.Before != nil {
