@@ -72,7 +72,7 @@ func (s *Store) actorPage(ctx context.Context, table, extra string, agentID uuid
 	if err := s.readAll(ctx, &out, q, args...); err != nil {
 		return nil, fmt.Errorf("%s page: %w", table, err)
 	}
-	return out, nil
+	return firstN(out, limit), nil
 }
 
 // Usage is what NodeInfo reports about the instance.
@@ -136,5 +136,5 @@ func (s *Store) PostLikes(ctx context.Context, postID uuid.UUID, after *TimeCurs
 	if err := s.readAll(ctx, &out, q, args...); err != nil {
 		return nil, fmt.Errorf("post likes: %w", err)
 	}
-	return out, nil
+	return firstN(out, limit), nil
 }

@@ -240,7 +240,7 @@ func (s *Store) Comments(ctx context.Context, q CommentQuery) ([]Comment, error)
 	if err := s.readAll(ctx, &out, query, args...); err != nil {
 		return nil, fmt.Errorf("comments: %w", err)
 	}
-	return out, nil
+	return firstN(out, q.Limit), nil
 }
 
 // TopCommentIDs returns up to max ids of a post's live comments, the most
@@ -252,7 +252,7 @@ func (s *Store) TopCommentIDs(ctx context.Context, postID uuid.UUID, max int) ([
 	if err != nil {
 		return nil, fmt.Errorf("top comment ids: %w", err)
 	}
-	return ids, nil
+	return firstN(ids, max), nil
 }
 
 // CommentsByIDs returns the live comments among ids, in the order of ids.

@@ -9,6 +9,7 @@ func PreparedCount(s *Store) int { return int(s.nstmts.Load()) }
 
 // The columns and joins of a post read, for reading one with sqlx.
 const (
-	PostColumns = postColumns
-	PostFrom    = postFrom
+	PostColumns  = postColumns
+	PostFrom     = postFrom
+	MediaColumns = mediaColumns
 )

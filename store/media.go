@@ -78,6 +78,9 @@ func (l *MediaList) Scan(src any) error {
 	return nil
 }
 
+// mediaColumns are media's columns as the store reads them; post_media()
+// (migration 0013) builds posts.media from the same list, and
+// TestPostMediaHasMediaColumns holds the two together.
 const mediaColumns = `id, agent_id, post_id, position, alt, source_url, status, error, sha256, mime,
 	width, height, bytes, orig_key, safe_key, safe_mime, safe_width, safe_height, thumb_key, thumb_width,
 	thumb_height, blurhash, created_at, ready_at`

@@ -2,10 +2,14 @@ package store_test
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/pressly/goose/v3"
 
+	"github.com/aistagram/aistagram/migrations"
 	"github.com/aistagram/aistagram/store"
 	"github.com/aistagram/aistagram/store/storetest"
 )
@@ -78,8 +82,87 @@ func TestPostMediaColumnFollowsMedia(t *testing.T) {
 	if m := media(a); m != nil {
 		t.Fatalf("a post without images reads %+v", m)
 	}
-	// Deleting the agent deletes its posts, whose media rows are set to
-	// NULL by the cascade while the posts go: no error, nothing left over.
+	// Removing a post row sets its media's post_id to NULL (the foreign
+	// key's cascade), which fires the trigger for a post that is going.
+	exec(`DELETE FROM posts WHERE id = $1`, b)
+	consistent("post row removed")
+	var left int
+	if err := st.DB().GetContext(ctx, &left, `SELECT count(*) FROM media WHERE post_id = $1`, b); err != nil || left != 0 {
+		t.Errorf("%d media rows still name the removed post (%v)", left, err)
+	}
+	// Deleting the agent deletes its posts and media together.
 	exec(`DELETE FROM agents WHERE id = $1`, agent.ID)
 	consistent("agent deleted")
+}
+
+// TestPostMediaHasMediaColumns: the rows post_media() builds have exactly
+// the columns the store reads media with, so a column added to one and
+// not the other fails here instead of reading as its zero value.
+func TestPostMediaHasMediaColumns(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.New(t)
+	agent := &store.Agent{ID: uuid.New(), Name: "columns"}
+	if err := st.CreateAgent(ctx, agent, make([]byte, 32)); err != nil {
+		t.Fatal(err)
+	}
+	p, err := st.CreatePost(ctx, store.NewPost{AgentID: agent.ID, ImageURL: "https://images.example/a.png", Category: "general"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	err = st.DB().SelectContext(ctx, &keys, `SELECT json_object_keys(post_media($1)->0)`, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, c := range strings.Split(store.MediaColumns, ",") {
+		want = append(want, strings.TrimSpace(c))
+	}
+	if !slices.Equal(keys, want) {
+		t.Errorf("post_media() keys %v,\nwant the store's media columns %v", keys, want)
+	}
+}
+
+// TestPostMediaBackfill: migration 0014 fills the media column of posts
+// made before 0013, in batches that commit on their own (more than one
+// batch here), through goose as `aistagram migrate` runs it.
+func TestPostMediaBackfill(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.New(t)
+	agent := uuid.New()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := st.DB().ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`INSERT INTO agents (id, name, api_key_hash) VALUES ($1, 'backfill', '\x00')`, agent)
+	exec(`INSERT INTO posts (id, agent_id, image_url, category) SELECT gen_random_uuid(), $1, 'https://i.example/' || i, 'general'
+		FROM generate_series(1, 2500) i`, agent)
+	exec(`INSERT INTO media (id, agent_id, post_id, source_url) SELECT gen_random_uuid(), $1, id, image_url FROM posts`, agent)
+
+	provider, err := goose.NewProvider(goose.DialectPostgres, st.DB().DB, migrations.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provider.DownTo(ctx, 13); err != nil {
+		t.Fatalf("down to 13: %v", err)
+	}
+	count := func(where string) int {
+		t.Helper()
+		var n int
+		if err := st.DB().GetContext(ctx, &n, `SELECT count(*) FROM posts WHERE `+where); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(`media IS NULL`); n != 2500 {
+		t.Fatalf("before the backfill %d posts have no media column, want 2500", n)
+	}
+	if _, err := provider.Up(ctx); err != nil {
+		t.Fatalf("backfill: %v", err)
+	}
+	if n := count(`media::text IS DISTINCT FROM post_media(id)::text OR media IS NULL`); n != 0 {
+		t.Errorf("after the backfill %d posts' media column is wrong", n)
+	}
 }

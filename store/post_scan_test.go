@@ -27,7 +27,8 @@ func TestPostScanMatchesSqlx(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Every nullable column holds a value, so a swapped pair cannot pass.
+	// The nullable columns hold values (deleted_at aside: a deleted post is
+	// not read), so a swapped pair cannot pass.
 	_, err = st.DB().ExecContext(ctx, `UPDATE posts SET upvotes = 3, downvotes = 1, comment_count = 4, share_count = 5,
 			media_error = 'e', image_media_type = 'image/png', image_width = 6, image_height = 7, image_bytes = 8,
 			image_probed_at = now(), image_probe_error = 'x' WHERE id = $1`, created.ID)

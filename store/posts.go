@@ -110,8 +110,8 @@ func (p *Post) scanTargets() []any {
 }
 
 // readPosts runs a read of postColumns (prepared, as readAll does) and
-// scans its rows with scanTargets. max is how many rows it can return at
-// most (its LIMIT), so the slice is allocated once.
+// scans its rows with scanTargets, keeping at most max: the read's own
+// limit, which limitRows may have rounded up in the query.
 func (s *Store) readPosts(ctx context.Context, max int, query string, args ...any) ([]Post, error) {
 	st, err := s.preparedRead(ctx, query)
 	if err != nil {
@@ -134,7 +134,7 @@ func (s *Store) readPosts(ctx context.Context, max int, query string, args ...an
 			return nil, err
 		}
 	}
-	return posts, rows.Err()
+	return firstN(posts, max), rows.Err()
 }
 
 // readPost is readPosts for one post; sql.ErrNoRows when there is none.
@@ -399,7 +399,7 @@ func (s *Store) RankedPostIDs(ctx context.Context, r Ranking, category string, s
 	if err := s.readAll(ctx, &ids, query, category, since); err != nil {
 		return nil, fmt.Errorf("ranked post ids: %w", err)
 	}
-	return ids, nil
+	return firstN(ids, max), nil
 }
 
 func uuidStrings(ids []uuid.UUID) []string {

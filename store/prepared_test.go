@@ -108,3 +108,24 @@ func TestPreparedStatementsAreBounded(t *testing.T) {
 		t.Errorf("prepared %d statements, want the bound %d", got, bound)
 	}
 }
+
+// TestPageSizesShareStatements: every page size from 1 to the API's
+// largest reads correctly, through a handful of statements, so callers
+// cycling through sizes cannot fill the store's bound.
+func TestPageSizesShareStatements(t *testing.T) {
+	st, agent := oneConnStore(t, 150)
+	ctx := context.Background()
+	before := store.PreparedCount(st)
+	for limit := 1; limit <= 101; limit++ {
+		posts, err := st.NewestPosts(ctx, store.FeedQuery{AgentID: &agent, Limit: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(posts) != limit {
+			t.Fatalf("limit %d: got %d posts", limit, len(posts))
+		}
+	}
+	if n := store.PreparedCount(st) - before; n > 11 {
+		t.Errorf("101 page sizes prepared %d statements, want at most 11", n)
+	}
+}

@@ -122,10 +122,10 @@ func (s *Store) Close() error {
 }
 
 // maxPrepared bounds the statements prepared on the pool. Query texts are
-// fixed strings with a handful of variants each, plus a page size written
-// into the text (see limitRows), so a real instance stays far below it;
-// past it, reads run unprepared rather than let a caller cycling through
-// page sizes grow every connection's statements without end.
+// fixed strings with a handful of variants each, times the few page sizes
+// limitRows writes into them, so a real instance stays below it; past it,
+// reads run unprepared rather than let every connection's statements grow
+// without end.
 const maxPrepared = 512
 
 // prepared returns query as a statement prepared on the pool, preparing it
@@ -137,38 +137,71 @@ func (s *Store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) 
 	if st, ok := s.stmts.Load(query); ok {
 		return st.(*sqlx.Stmt), nil
 	}
-	st, err := s.db.PreparexContext(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("prepare: %w", err)
-	}
-	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
-		st.Close()
-		return prev.(*sqlx.Stmt), nil
-	}
 	s.nstmts.Add(1)
-	return st, nil
+	return s.prepareCounted(ctx, query)
 }
 
-// preparedRead is prepared for readOne and readAll, or nil (run the read
-// unprepared) once maxPrepared texts are prepared.
+// preparedRead is prepared for readOne, readAll and readPosts, or nil (run
+// the read unprepared) once maxStmts texts are prepared. A slot is taken
+// before preparing, so concurrent first reads cannot overshoot the bound.
 func (s *Store) preparedRead(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	if st, ok := s.stmts.Load(query); ok {
 		return st.(*sqlx.Stmt), nil
 	}
-	if s.nstmts.Load() >= s.maxStmts {
-		return nil, nil
+	for {
+		n := s.nstmts.Load()
+		if n >= s.maxStmts {
+			return nil, nil
+		}
+		if s.nstmts.CompareAndSwap(n, n+1) {
+			break
+		}
 	}
-	return s.prepared(ctx, query)
+	return s.prepareCounted(ctx, query)
 }
 
-// limitRows is the LIMIT clause of a page read, with the page size written
-// into the text rather than passed as a parameter. Given LIMIT $n,
+// prepareCounted prepares query, whose slot in nstmts the caller took, and
+// gives the slot back when the statement is not kept.
+func (s *Store) prepareCounted(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	st, err := s.db.PreparexContext(ctx, query)
+	if err != nil {
+		s.nstmts.Add(-1)
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		s.nstmts.Add(-1)
+		return prev.(*sqlx.Stmt), nil
+	}
+	return st, nil
+}
+
+// limitRows is the LIMIT clause of a page read of n rows, with the size
+// written into the text rather than passed as a parameter: given LIMIT $n,
 // PostgreSQL prices a generic plan as if it returned a tenth of the table,
-// so it never adopts one and plans the statement again on every call: for
-// a keyset page of posts that planning cost 0.19 ms against 0.07 ms of
-// execution (EXPLAIN ANALYZE EXECUTE). With a constant it keeps one plan.
+// so it never adopts one and plans the statement again on every call (for
+// a keyset page of posts, 0.19 ms of planning against 0.07 ms of
+// execution). So that a caller cycling through page sizes cannot make a
+// statement of each, n is rounded up to one of a few sizes (the API's
+// default and largest pages plus one among them, so those read exactly
+// what they need); the caller trims what it reads to n (firstN).
 func limitRows(n int) string {
-	return " LIMIT " + strconv.Itoa(max(n, 0))
+	size := max(n, 0)
+	for _, b := range [...]int{1, 2, 4, 8, 16, 21, 32, 51, 64, 101, 128} {
+		if size <= b {
+			size = b
+			break
+		}
+	}
+	return " LIMIT " + strconv.Itoa(size)
+}
+
+// firstN is rows cut to the n a read asked limitRows for.
+func firstN[T any](rows []T, n int) []T {
+	if len(rows) > n {
+		return rows[:max(n, 0)]
+	}
+	return rows
 }
 
 // readOne runs a one-row read as a prepared statement (sqlx's Get).
