@@ -106,9 +106,11 @@ func (s *Store) RecomputeRankingsAt(ctx context.Context, since, at time.Time) (i
 		if err != nil {
 			return total, err
 		}
-		if written > 0 {
-			s.committed() // the feeds' order moved
-		}
+		// Not announced (see Changes): a rescore changes no answer until
+		// a feed's next snapshot of its ranking (RankedPostIDs is the only
+		// reader of these scores), and snapshots are taken on their own
+		// schedule. Announcing it emptied every process's response cache
+		// once a minute, whatever the traffic.
 		total += written
 		ids = ids[n:]
 	}
