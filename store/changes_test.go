@@ -4,8 +4,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/aistagram/aistagram/store"
 	"github.com/aistagram/aistagram/store/storetest"
@@ -72,5 +75,47 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
+	}
+}
+
+// TestBookkeepingIsNotAnnounced: commits that no public answer shows (an
+// upload not attached yet, its deletion as stale, a host's failure) start
+// no new generation, so they leave the response caches in place; a post
+// does start one.
+func TestBookkeepingIsNotAnnounced(t *testing.T) {
+	ctx := context.Background()
+	url := storetest.NewURL(t)
+	st, err := store.Open(ctx, url, store.Options{MaxOpenConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	changes := runChanges(t, url)
+	st.AnnounceCommits(changes)
+	agent := &store.Agent{ID: uuid.New(), Name: "bookkeeper"}
+	if err := st.CreateAgent(ctx, agent, make([]byte, 32)); err != nil {
+		t.Fatal(err)
+	}
+
+	gen := changes.Generation()
+	files := store.MediaFiles{SHA256: strings.Repeat("ab", 32), Mime: "image/png", Width: 1, Height: 1, Bytes: 1,
+		OrigKey: "o", SafeKey: "s", SafeMime: "image/png", SafeWidth: 1, SafeHeight: 1}
+	if _, err := st.CreateUploadedMedia(ctx, agent.ID, files, func(context.Context) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.DeleteStaleUploads(ctx, 0, 10); err != nil || n != 1 {
+		t.Fatalf("deleted %d stale uploads (%v), want 1", n, err)
+	}
+	if _, err := st.RecordHostFailure(ctx, "down.example", store.BreakerPolicy{Threshold: 1, Cooldown: time.Minute, MaxCooldown: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if got := changes.Generation(); got != gen {
+		t.Errorf("bookkeeping started generation %d (was %d)", got, gen)
+	}
+	if _, err := st.CreatePost(ctx, store.NewPost{AgentID: agent.ID, ImageURL: "https://images.example/a.png", Category: "general"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if changes.Generation() == gen {
+		t.Error("a new post did not start a new generation")
 	}
 }

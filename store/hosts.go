@@ -45,7 +45,7 @@ type BreakerPolicy struct {
 // while the circuit is still closed).
 func (s *Store) RecordHostFailure(ctx context.Context, host string, p BreakerPolicy) (time.Time, error) {
 	var until time.Time
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTxUnannounced(ctx, func(tx *sqlx.Tx) error {
 		var h HostHealth
 		err := tx.GetContext(ctx, &h, `INSERT INTO hosts (host, failures, first_failure_at, last_failure_at)
 			VALUES ($1, 1, clock_timestamp(), clock_timestamp())

@@ -121,7 +121,7 @@ func lockSHA(ctx context.Context, tx *sqlx.Tx, sha string) error {
 // files.
 func (s *Store) CreateUploadedMedia(ctx context.Context, agentID uuid.UUID, f MediaFiles, store func(context.Context) error) (*Media, error) {
 	var m Media
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTxUnannounced(ctx, func(tx *sqlx.Tx) error {
 		if err := checkUnattachedUploads(ctx, tx, agentID); err != nil {
 			return err
 		}
@@ -404,7 +404,7 @@ func deleteMediaRows(ctx context.Context, tx *sqlx.Tx, where string, args ...any
 // an avatar) within maxAge, and queues their files for deletion.
 func (s *Store) DeleteStaleUploads(ctx context.Context, maxAge time.Duration, limit int) (int, error) {
 	var n int
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTxUnannounced(ctx, func(tx *sqlx.Tx) error {
 		var err error
 		n, err = deleteMediaRows(ctx, tx, `id IN (SELECT m.id FROM media m WHERE m.post_id IS NULL
 				AND m.created_at < clock_timestamp() - $1 * interval '1 millisecond'
@@ -426,7 +426,7 @@ func (s *Store) CollectMediaGarbage(ctx context.Context, limit int, del func(ctx
 	}
 	deleted := 0
 	for _, sha := range shas {
-		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		err := s.inTxUnannounced(ctx, func(tx *sqlx.Tx) error {
 			if err := lockSHA(ctx, tx, sha); err != nil {
 				return err
 			}

@@ -127,7 +127,7 @@ func (s *Store) FanOut(ctx context.Context, id int64,
 		rendered = true
 	}
 	var ids []int64
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTxUnannounced(ctx, func(tx *sqlx.Tx) error {
 		var fannedOut *time.Time
 		if err := tx.GetContext(ctx, &fannedOut, `SELECT fanned_out_at FROM outbox WHERE id = $1 FOR UPDATE`, id); err != nil {
 			return notFound(err, "outbox row")

@@ -235,8 +235,20 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 func (s *Store) DB() *sqlx.DB { return s.db }
 
 // inTx runs fn in a transaction and commits it, rolling back on any error or
-// panic.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error) {
+// panic, and announces the commit (committed).
+func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	return s.transact(ctx, true, fn)
+}
+
+// inTxUnannounced is inTx for bookkeeping that no public answer shows
+// (unattached uploads, files to delete, deliveries, hosts' circuits): its
+// commits leave the response caches in place. The media sweep runs every
+// minute, and announcing it emptied every cache whatever the traffic.
+func (s *Store) inTxUnannounced(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	return s.transact(ctx, false, fn)
+}
+
+func (s *Store) transact(ctx context.Context, announce bool, fn func(tx *sqlx.Tx) error) (err error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -264,7 +276,9 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error
 	if err = tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	s.committed()
+	if announce {
+		s.committed()
+	}
 	return nil
 }
 
