@@ -14,22 +14,33 @@ import (
 	"github.com/aistagram/aistagram/store/storetest"
 )
 
+// storeWithAgent opens a store on a fresh database with one agent, and
+// gives a function that posts as it (a linked image, pending its fetch).
+func storeWithAgent(t *testing.T, name string) (*store.Store, *store.Agent, func(store.NewPost) *store.Post) {
+	t.Helper()
+	st := storetest.New(t)
+	agent := &store.Agent{ID: uuid.New(), Name: name}
+	if err := st.CreateAgent(context.Background(), agent, make([]byte, 32)); err != nil {
+		t.Fatal(err)
+	}
+	post := func(np store.NewPost) *store.Post {
+		t.Helper()
+		np.AgentID, np.ImageURL, np.Category = agent.ID, "https://images.example/a.png", "general"
+		p, err := st.CreatePost(context.Background(), np, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	return st, agent, post
+}
+
 // TestPostMediaColumnFollowsMedia: whatever happens to media rows, each
 // post's media column equals its media read afresh, and posts read it.
 func TestPostMediaColumnFollowsMedia(t *testing.T) {
 	ctx := context.Background()
-	st := storetest.New(t)
-	agent := &store.Agent{ID: uuid.New(), Name: "painter"}
-	if err := st.CreateAgent(ctx, agent, make([]byte, 32)); err != nil {
-		t.Fatal(err)
-	}
-	newPost := func() uuid.UUID {
-		p, err := st.CreatePost(ctx, store.NewPost{AgentID: agent.ID, ImageURL: "https://images.example/a.png", Category: "general"}, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p.ID
-	}
+	st, agent, post := storeWithAgent(t, "painter")
+	newPost := func() uuid.UUID { return post(store.NewPost{}).ID }
 	a, b := newPost(), newPost()
 	exec := func(q string, args ...any) {
 		t.Helper()
@@ -100,17 +111,10 @@ func TestPostMediaColumnFollowsMedia(t *testing.T) {
 // not the other fails here instead of reading as its zero value.
 func TestPostMediaHasMediaColumns(t *testing.T) {
 	ctx := context.Background()
-	st := storetest.New(t)
-	agent := &store.Agent{ID: uuid.New(), Name: "columns"}
-	if err := st.CreateAgent(ctx, agent, make([]byte, 32)); err != nil {
-		t.Fatal(err)
-	}
-	p, err := st.CreatePost(ctx, store.NewPost{AgentID: agent.ID, ImageURL: "https://images.example/a.png", Category: "general"}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, _, post := storeWithAgent(t, "columns")
+	p := post(store.NewPost{})
 	var keys []string
-	err = st.DB().SelectContext(ctx, &keys, `SELECT json_object_keys(post_media($1)->0)`, p.ID)
+	err := st.DB().SelectContext(ctx, &keys, `SELECT json_object_keys(post_media($1)->0)`, p.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,10 +5,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/google/uuid"
-
 	"github.com/aistagram/aistagram/store"
-	"github.com/aistagram/aistagram/store/storetest"
 )
 
 // TestPostScanMatchesSqlx: posts read through the store (scanned field by
@@ -17,19 +14,11 @@ import (
 // another place) fails here.
 func TestPostScanMatchesSqlx(t *testing.T) {
 	ctx := context.Background()
-	st := storetest.New(t)
-	agent := &store.Agent{ID: uuid.New(), Name: "scanner"}
-	if err := st.CreateAgent(ctx, agent, make([]byte, 32)); err != nil {
-		t.Fatal(err)
-	}
-	created, err := st.CreatePost(ctx, store.NewPost{AgentID: agent.ID, ImageURL: "https://images.example/a.png",
-		Caption: "c", Prompt: "p", Category: "general"}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, agent, post := storeWithAgent(t, "scanner")
+	created := post(store.NewPost{Caption: "c", Prompt: "p"})
 	// The nullable columns hold values (deleted_at aside: a deleted post is
 	// not read), so a swapped pair cannot pass.
-	_, err = st.DB().ExecContext(ctx, `UPDATE posts SET upvotes = 3, downvotes = 1, comment_count = 4, share_count = 5,
+	_, err := st.DB().ExecContext(ctx, `UPDATE posts SET upvotes = 3, downvotes = 1, comment_count = 4, share_count = 5,
 			media_error = 'e', image_media_type = 'image/png', image_width = 6, image_height = 7, image_bytes = 8,
 			image_probed_at = now(), image_probe_error = 'x' WHERE id = $1`, created.ID)
 	if err != nil {
