@@ -285,8 +285,8 @@ func (s *Store) transact(ctx context.Context, announce bool, fn func(tx *sqlx.Tx
 // committed starts a new cache generation after a write this process
 // committed, here and, by announcing it, in every other process
 // (AnnounceCommits): inTx calls it, and so must every write outside inTx
-// to what public pages show (agents, posts, media, comments): a vote, a
-// rescoring.
+// to what public pages show (agents, posts, media, comments), such as a
+// vote. The minute's rescoring is not announced (RecomputeRankingsAt).
 func (s *Store) committed() {
 	if s.changes != nil {
 		s.changes.Bump()
