@@ -242,8 +242,8 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 
 // inTxUnannounced is inTx for bookkeeping that no public answer shows
 // (unattached uploads, files to delete, deliveries, hosts' circuits): its
-// commits leave the response caches in place. The media sweep runs every
-// minute, and announcing it emptied every cache whatever the traffic.
+// commits leave the response caches in place, where announcing them
+// emptied every cache for nothing.
 func (s *Store) inTxUnannounced(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	return s.transact(ctx, false, fn)
 }
