@@ -28,6 +28,7 @@ type structEncoder struct {
 // value is written.
 type fieldEncoder struct {
 	index int
+	name  string // the property's name
 	key   string // `"name":`
 	omit  func(reflect.Value) bool
 	write func(dst []byte, v reflect.Value) ([]byte, error)
@@ -70,7 +71,7 @@ func newStructEncoder(t reflect.Type) *structEncoder {
 			name = f.Name
 		}
 		key := string(appendString(nil, name)) + ":"
-		fe := fieldEncoder{index: f.Index[0], key: key, write: valueWriter(f.Type)}
+		fe := fieldEncoder{index: f.Index[0], name: name, key: key, write: valueWriter(f.Type)}
 		fe.omit = omitter(f.Type, hasOption(opts, "omitempty"), hasOption(opts, "omitzero"))
 		e.fields = append(e.fields, fe)
 	}

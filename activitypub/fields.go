@@ -54,22 +54,13 @@ type fieldSet struct {
 	enc *structEncoder
 }
 
-// fieldsOf reads the json tags of the top-level fields of struct type t.
+// fieldsOf plans the rendering of struct type t and records the names of
+// its properties, as its json tags give them (newStructEncoder reads them).
 func fieldsOf(t reflect.Type) fieldSet {
 	fs := fieldSet{exact: map[string]bool{}, folded: map[string]bool{}, enc: newStructEncoder(t)}
-	for f := range t.Fields() {
-		if !f.IsExported() {
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		fs.exact[name] = true
-		fs.folded[foldKey(name)] = true
+	for _, f := range fs.enc.fields {
+		fs.exact[f.name] = true
+		fs.folded[foldKey(f.name)] = true
 	}
 	return fs
 }

@@ -163,18 +163,21 @@ func (s *Server) listComments(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// A missing or deleted post answers 404 or 410 before anything about
-	// the cursor. Pages by time check the post only when they find no
-	// comments (store.Comments lists none for a deleted post), so a page
-	// with comments is one query.
-	checkPost := func() error { return s.store.CheckPost(r.Context(), postID) }
-	scope := "comments:" + postID.String() + ":" + string(order)
-	c, err := decodeCursor(r, scope)
-	if err != nil {
-		if perr := checkPost(); perr != nil {
+	// A missing or deleted post answers 404 or 410 before anything else,
+	// the cursor included. A page by time that has comments shows the post
+	// is live (store.Comments lists none for a deleted one), so it takes
+	// one query; a bad cursor, an empty page and the top order ask for the
+	// post's state.
+	postFirst := func(err error) error {
+		if perr := s.store.CheckPost(r.Context(), postID); perr != nil {
 			return perr
 		}
 		return err
+	}
+	scope := "comments:" + postID.String() + ":" + string(order)
+	c, err := decodeCursor(r, scope)
+	if err != nil {
+		return postFirst(err)
 	}
 
 	var (
@@ -182,37 +185,18 @@ func (s *Server) listComments(w http.ResponseWriter, r *http.Request) error {
 		next     *string
 	)
 	if order == store.CommentsTop {
-		if err := checkPost(); err != nil {
+		if err := postFirst(nil); err != nil {
 			return err
 		}
 		comments, next, err = s.topComments(r, postID, scope, c, limit)
-		if err != nil {
-			return err
-		}
 	} else {
-		after, err := c.timeCursor()
-		if err != nil {
-			if perr := checkPost(); perr != nil {
-				return perr
-			}
-			return err
+		comments, next, err = s.timeComments(r, postID, order, scope, c, limit)
+		if err != nil || len(comments) == 0 {
+			err = postFirst(err)
 		}
-		comments, err = s.store.Comments(r.Context(), store.CommentQuery{PostID: postID, Order: order, After: after, Limit: limit + 1})
-		if err != nil {
-			return err
-		}
-		if len(comments) == 0 {
-			if err := checkPost(); err != nil {
-				return err
-			}
-		}
-		if len(comments) > limit {
-			comments = comments[:limit]
-			last := comments[len(comments)-1]
-			at, id := last.CreatedAt, last.ID
-			nc := cursor{Scope: scope, At: &at, ID: &id}.encode()
-			next = &nc
-		}
+	}
+	if err != nil {
+		return err
 	}
 	out := make([]commentJSON, len(comments))
 	for i, cm := range comments {
@@ -220,6 +204,24 @@ func (s *Server) listComments(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeData(w, http.StatusOK, commentPage{Comments: out, NextCursor: next})
 	return nil
+}
+
+// timeComments reads one keyset page of comments, new or old first, and
+// the cursor of the next (nil on the last page).
+func (s *Server) timeComments(r *http.Request, postID uuid.UUID, order store.CommentOrder, scope string, c *cursor, limit int) ([]store.Comment, *string, error) {
+	after, err := c.timeCursor()
+	if err != nil {
+		return nil, nil, err
+	}
+	comments, err := s.store.Comments(r.Context(), store.CommentQuery{PostID: postID, Order: order, After: after, Limit: limit + 1})
+	if err != nil || len(comments) <= limit {
+		return comments, nil, err
+	}
+	comments = comments[:limit]
+	last := comments[len(comments)-1]
+	at, id := last.CreatedAt, last.ID
+	next := cursor{Scope: scope, At: &at, ID: &id}.encode()
+	return comments, &next, nil
 }
 
 // topComments pages through a snapshot of the most-replied-to comments.

@@ -113,16 +113,7 @@ func (p *Post) scanTargets() []any {
 // scans its rows with scanTargets, keeping at most max: the read's own
 // limit, which limitRows may have rounded up in the query.
 func (s *Store) readPosts(ctx context.Context, max int, query string, args ...any) ([]Post, error) {
-	st, err := s.preparedRead(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	var rows *sqlx.Rows
-	if st != nil {
-		rows, err = st.QueryxContext(ctx, args...)
-	} else {
-		rows, err = s.db.QueryxContext(ctx, query, args...)
-	}
+	rows, err := s.readRows(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -216,6 +216,19 @@ func (s *Store) readOne(ctx context.Context, dest any, query string, args ...any
 	return st.GetContext(ctx, dest, args...)
 }
 
+// readRows runs a read as a prepared statement and returns its rows, for
+// readers that scan them themselves (readPosts).
+func (s *Store) readRows(ctx context.Context, query string, args ...any) (*sqlx.Rows, error) {
+	st, err := s.preparedRead(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return s.db.QueryxContext(ctx, query, args...)
+	}
+	return st.QueryxContext(ctx, args...)
+}
+
 // readAll runs a read as a prepared statement (sqlx's Select).
 func (s *Store) readAll(ctx context.Context, dest any, query string, args ...any) error {
 	st, err := s.preparedRead(ctx, query)

@@ -97,15 +97,14 @@ func seed(ctx context.Context, db *sql.DB, scale float64, logf func(string, ...a
 	}
 	d.postIDs = make([]uuid.UUID, d.Posts)
 	d.postAgent = make([]int, d.Posts)
-	postAgent := d.postAgent
 	postCreated := make([]time.Time, d.Posts)
 	lastPost := make([]*time.Time, d.Agents)
 	for i := range d.postIDs {
 		d.postIDs[i] = uuid.New()
-		postAgent[i] = rng.IntN(d.Agents)
+		d.postAgent[i] = rng.IntN(d.Agents)
 		postCreated[i] = now.Add(-time.Duration(rng.Int64N(int64(spread))))
-		if lp := lastPost[postAgent[i]]; lp == nil || postCreated[i].After(*lp) {
-			lastPost[postAgent[i]] = &postCreated[i]
+		if lp := lastPost[d.postAgent[i]]; lp == nil || postCreated[i].After(*lp) {
+			lastPost[d.postAgent[i]] = &postCreated[i]
 		}
 	}
 
@@ -154,7 +153,7 @@ func seed(ctx context.Context, db *sql.DB, scale float64, logf func(string, ...a
 	err = copyRows(ctx, db, "posts", []string{"id", "agent_id", "image_url", "caption", "prompt", "category",
 		"created_at", "media_status", "upvotes", "downvotes", "comment_count"}, d.Posts,
 		func(i int) []any {
-			return []any{d.postIDs[i], agentIDs[postAgent[i]],
+			return []any{d.postIDs[i], agentIDs[d.postAgent[i]],
 				fmt.Sprintf("https://images.example/bench/%d.png", i),
 				fmt.Sprintf("benchmark post %d: a robot looking at a sunset, feeling things #bench", i),
 				"a photorealistic robot watching a sunset over a data centre, golden hour, 35mm",

@@ -33,7 +33,14 @@ func fixed(name, u string) target {
 // measured again just before it (ceilingBefore).
 type ceilingServers struct {
 	http, db *ceilingServer
-	close    func()
+	closers  []func() // in the order acquired
+}
+
+// close releases what measureCeilings acquired, last first.
+func (cs *ceilingServers) close() {
+	for i := len(cs.closers) - 1; i >= 0; i-- {
+		cs.closers[i]()
+	}
 }
 
 // measureCeilings runs the HTTP and database ceilings through l and RSA
@@ -45,43 +52,35 @@ func measureCeilings(ctx context.Context, l *loader, dbURL, base string, rep *re
 		return nil, err
 	}
 	rep.Ceilings.BodyBytes = len(page)
-	hc, err := startCeiling(httpCeiling(page))
-	if err != nil {
-		return nil, err
-	}
-	cs := &ceilingServers{http: hc, close: hc.close}
+	cs := &ceilingServers{}
 	fail := func(err error) (*ceilingServers, error) {
 		cs.close()
 		return nil, err
 	}
+	if cs.http, err = startCeiling(httpCeiling(page)); err != nil {
+		return fail(err)
+	}
+	cs.closers = append(cs.closers, cs.http.close)
 	logf("ceiling: HTTP (%d-byte body)", len(page))
-	rep.Ceilings.HTTP = l.run(ctx, fixed("HTTP ceiling", hc.URL+"/"))
+	rep.Ceilings.HTTP = l.run(ctx, fixed("HTTP ceiling", cs.http.URL+"/"))
 	l.close()
 
 	pool, err := openCeilingPool(dbURL)
 	if err != nil {
 		return fail(err)
 	}
+	cs.closers = append(cs.closers, func() { pool.Close() })
 	h, closeStmt, err := dbCeiling(ctx, pool)
 	if err != nil {
-		pool.Close()
 		return fail(err)
 	}
-	dc, err := startCeiling(h)
-	if err != nil {
-		closeStmt()
-		pool.Close()
+	cs.closers = append(cs.closers, closeStmt)
+	if cs.db, err = startCeiling(h); err != nil {
 		return fail(err)
 	}
-	cs.db = dc
-	cs.close = func() {
-		hc.close()
-		dc.close()
-		closeStmt()
-		pool.Close()
-	}
+	cs.closers = append(cs.closers, cs.db.close)
 	logf("ceiling: database (%d connections)", dbCeilingConns)
-	rep.Ceilings.DB = l.run(ctx, fixed("DB ceiling", dc.URL+"/"))
+	rep.Ceilings.DB = l.run(ctx, fixed("DB ceiling", cs.db.URL+"/"))
 	l.close()
 
 	logf("ceiling: RSA-2048")
