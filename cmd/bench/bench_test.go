@@ -13,6 +13,15 @@ import (
 	"github.com/aistagram/aistagram/store/storetest"
 )
 
+// TestMain lets the test binary be the ceilings' child process too, as
+// the bench binary is.
+func TestMain(m *testing.M) {
+	if os.Getenv(ceilingChildEnv) != "" {
+		os.Exit(serveCeilingChild())
+	}
+	os.Exit(m.Run())
+}
+
 // TestHarness seeds a tiny dataset into a fresh database and drives two
 // targets (the two HTTP ceilings) for a second with two connections: it
 // proves the harness works, and asserts nothing about speed.
@@ -61,27 +70,26 @@ func TestHarness(t *testing.T) {
 
 	l := newLoader(2, time.Second)
 	defer l.close()
-	hc, err := startCeiling(httpCeiling([]byte(`{"success":true,"data":{"posts":[]}}`)))
+	meter := newCPUMeter(ctx, db, os.Getenv("AISTAGRAM_TEST_REDIS_URL"), 0)
+	if meter.postmaster == 0 {
+		t.Error("the CPU meter did not find PostgreSQL's postmaster")
+	}
+	cs, err := measureCeilings(ctx, l, meter, t.TempDir(), dbURL, []byte(`{"success":true,"data":{"posts":[]}}`), rep)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer hc.close()
-	rep.Ceilings.HTTP = l.run(ctx, fixed("HTTP ceiling", hc.URL+"/"))
-	h, closeStmt, err := dbCeiling(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeStmt()
-	dc, err := startCeiling(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dc.close()
-	rep.Ceilings.DB = l.run(ctx, fixed("DB ceiling", dc.URL+"/"))
+	defer cs.close()
 	for _, r := range []result{rep.Ceilings.HTTP, rep.Ceilings.DB} {
 		if r.Requests == 0 || r.Errors != 0 {
 			t.Errorf("%s: %d requests, %d errors (%s)", r.Name, r.Requests, r.Errors, r.FirstError)
 		}
+		// The ceilings run in their own process: it, not this one, serves.
+		if r.CPU == nil || r.CPU.Server <= 0 {
+			t.Errorf("%s: no CPU recorded for the ceilings' process: %+v", r.Name, r.CPU)
+		}
+	}
+	if rep.Ceilings.DB.CPU != nil && rep.Ceilings.DB.CPU.Postgres <= 0 {
+		t.Errorf("DB ceiling: no PostgreSQL CPU recorded: %+v", rep.Ceilings.DB.CPU)
 	}
 	rep.Targets = []result{rep.Ceilings.DB}
 
@@ -94,7 +102,7 @@ func TestHarness(t *testing.T) {
 		t.Fatalf("results directory holds %v (%v), want a .md and a .json", entries, err)
 	}
 	md, _ := os.ReadFile(filepath.Join(out, entries[1].Name())) // ReadDir sorts: .json, then .md
-	if !strings.Contains(string(md), "| DB ceiling |") {
+	if !strings.Contains(string(md), "| DB ceiling |") || !strings.Contains(string(md), "| load | server | PostgreSQL |") {
 		t.Errorf("the table lacks the DB ceiling row:\n%s", md)
 	}
 }

@@ -48,6 +48,8 @@ type result struct {
 	// VsCeilingBefore the ratio to it; zero for writes.
 	CeilingBefore   float64 `json:"ceiling_before_rps,omitempty"`
 	VsCeilingBefore float64 `json:"vs_ceiling_before,omitempty"`
+	// CPU is where the machine's cores went while the figure was measured.
+	CPU *cpuShare `json:"cpu,omitempty"`
 }
 
 // loader is a bounded closed-loop generator: conns goroutines, each with

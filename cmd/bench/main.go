@@ -53,6 +53,9 @@ type config struct {
 }
 
 func main() {
+	if os.Getenv(ceilingChildEnv) != "" {
+		os.Exit(serveCeilingChild())
+	}
 	var c config
 	fs := flag.NewFlagSet("bench", flag.ExitOnError)
 	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("AISTAGRAM_DATABASE_URL"), "an empty PostgreSQL database to seed (AISTAGRAM_DATABASE_URL)")
@@ -138,7 +141,12 @@ func run(ctx context.Context, c config) (err error) {
 		return err
 	}
 	defer pool.Close()
-	ceilings, err := measureCeilings(ctx, l, c.DatabaseURL, srv.URL, rep)
+	meter := newCPUMeter(ctx, pool, c.RedisURL, srv.PID())
+	page, err := get(ctx, srv.URL+"/api/feed?sort=new&limit=20", nil)
+	if err != nil {
+		return err
+	}
+	ceilings, err := measureCeilings(ctx, l, meter, area, c.DatabaseURL, page, rep)
 	if err != nil {
 		return err
 	}
@@ -165,7 +173,9 @@ func run(ctx context.Context, c config) (err error) {
 		logf("loading %s", t.target.Name)
 		rss.enter(t.target.Name)
 		done := prof.capture(ctx, t.target.Name)
+		cpu0 := meter.read()
 		r := l.run(ctx, t.target)
+		r.CPU = meter.share(cpu0, meter.read())
 		done()
 		l.close()
 		r.VsHTTP = ratio(r.RPS, rep.Ceilings.HTTP.RPS)

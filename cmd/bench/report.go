@@ -27,6 +27,10 @@ type report struct {
 		BodyBytes         int     `json:"http_body_bytes"`
 		HTTP              result  `json:"http"`
 		DB                result  `json:"db"`
+		// HTTPInLoader is the HTTP ceiling's handler served inside the load
+		// generator's process, as bench measured it before: shown for
+		// comparison, not used (ceilingproc.go says why).
+		HTTPInLoader result `json:"http_in_load_generator"`
 		RSASignsPerSec    float64 `json:"rsa_signs_per_s"`
 		RSAVerifiesPerSec float64 `json:"rsa_verifies_per_s"`
 		// WriteTPS is pgbench's TPC-B-like transactions per second on the
@@ -81,9 +85,11 @@ func (r *report) markdown() string {
 		d.Agents, d.Posts, d.Votes, d.Comments, r.SeedSeconds, r.RankingAllSeconds, r.RankingWindowSeconds, steadyMinutes)
 	fmt.Fprintf(&b, "Load: %d connections × %g s per target, %d CPUs (load generator included).\n\n",
 		r.Conns, r.DurationS, r.CPUs)
-	fmt.Fprintf(&b, "Ceilings: HTTP %.0f req/s (%d-byte body, p99 %.2f ms), database %.0f req/s (%d conns, p99 %.2f ms), "+
-		"writes %.0f TPS (pgbench TPC-B-like, %d clients, fsync on), RSA-2048 %.0f signs/s, %.0f verifies/s.\n\n",
-		r.Ceilings.HTTP.RPS, r.Ceilings.BodyBytes, r.Ceilings.HTTP.P99ms, r.Ceilings.DB.RPS, dbCeilingConns,
+	fmt.Fprintf(&b, "Ceilings: HTTP %.0f req/s (%d-byte body, p99 %.2f ms; %.0f req/s when served inside the load generator's process, which no server can be), "+
+		"database %.0f req/s (%d conns, p99 %.2f ms), "+
+		"writes %.0f TPS (pgbench TPC-B-like, %d clients, fsync on), RSA-2048 %.0f signs/s, %.0f verifies/s. "+
+		"The HTTP and database ceilings are served by a process of their own, as `serve` is.\n\n",
+		r.Ceilings.HTTP.RPS, r.Ceilings.BodyBytes, r.Ceilings.HTTP.P99ms, r.Ceilings.HTTPInLoader.RPS, r.Ceilings.DB.RPS, dbCeilingConns,
 		r.Ceilings.DB.P99ms, r.Ceilings.WriteTPS, pgbenchClients, r.Ceilings.RSASignsPerSec, r.Ceilings.RSAVerifiesPerSec)
 	b.WriteString("| target | req/s | p50 ms | p99 ms | errors | vs HTTP ceiling | vs DB ceiling | vs write ceiling | its ceiling just before | vs that | from cache |\n")
 	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
@@ -109,6 +115,7 @@ func (r *report) markdown() string {
 	for _, x := range r.Targets {
 		row(x)
 	}
+	cpuLines(&b, append([]result{r.Ceilings.HTTP, r.Ceilings.DB}, r.Targets...))
 	fanoutLines(&b, r.FanOut)
 	intakeLines(&b, r.Intake)
 	exact := "exact"
@@ -128,4 +135,27 @@ func (r *report) markdown() string {
 		b.WriteString("\nErrors:\n" + strings.Join(errs, "\n") + "\n")
 	}
 	return b.String()
+}
+
+// cpuLines is the table of where the cores went during each load: what
+// limited a figure starts there (a server short of CPU, PostgreSQL busy,
+// the machine busy with something else).
+func cpuLines(b *strings.Builder, rs []result) {
+	var rows []result
+	for _, x := range rs {
+		if x.CPU != nil {
+			rows = append(rows, x)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("\nCores used during each load (from /proc; the server is `serve`, or the ceiling's own process):\n\n")
+	b.WriteString("| load | server | PostgreSQL | of which not the load's queries | Redis | load generator | other | idle |\n")
+	b.WriteString("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n")
+	for _, x := range rows {
+		c := x.CPU
+		fmt.Fprintf(b, "| %s | %.2f | %.2f | %s | %.2f | %.2f | %.2f | %.2f |\n",
+			x.Name, c.Server, c.Postgres, c.Background(), c.Redis, c.Loader, c.Other, c.Idle)
+	}
 }

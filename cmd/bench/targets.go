@@ -12,6 +12,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -28,67 +30,60 @@ func fixed(name, u string) target {
 	return target{Name: name, URL: func(int, int) string { return u }}
 }
 
-// ceilingServers keeps the HTTP and database ceilings' handlers up after
+// ceilingServers keeps the HTTP and database ceilings' process up after
 // they are measured, so each target can be compared with its ceiling
 // measured again just before it (ceilingBefore).
 type ceilingServers struct {
-	http, db *ceilingServer
-	closers  []func() // in the order acquired
+	proc  *ceilingProcess
+	meter *cpuMeter // the ceilings' process in the server's column
 }
 
-// close releases what measureCeilings acquired, last first.
-func (cs *ceilingServers) close() {
-	for i := len(cs.closers) - 1; i >= 0; i-- {
-		cs.closers[i]()
-	}
-}
+func (cs *ceilingServers) close() { cs.proc.close() }
 
 // measureCeilings runs the HTTP and database ceilings through l and RSA
-// on every core, recording them in rep. The HTTP ceiling's body is the
-// server's real first feed page, so it has exactly that page's size.
-func measureCeilings(ctx context.Context, l *loader, dbURL, base string, rep *report) (*ceilingServers, error) {
-	page, err := get(ctx, base+"/api/feed?sort=new&limit=20", nil)
+// on every core, recording them in rep. The HTTP ceiling's body is page
+// (the server's real first feed page, so that it has exactly its size),
+// kept in dir for the ceilings' process.
+func measureCeilings(ctx context.Context, l *loader, meter *cpuMeter, dir, dbURL string, page []byte, rep *report) (*ceilingServers, error) {
+	rep.Ceilings.BodyBytes = len(page)
+	bodyFile := filepath.Join(dir, "ceiling-body.json")
+	if err := os.WriteFile(bodyFile, page, 0o644); err != nil {
+		return nil, err
+	}
+	proc, err := startCeilingProcess(ctx, bodyFile, dbURL)
 	if err != nil {
 		return nil, err
 	}
-	rep.Ceilings.BodyBytes = len(page)
-	cs := &ceilingServers{}
-	fail := func(err error) (*ceilingServers, error) {
+	cs := &ceilingServers{proc: proc, meter: meter.withServer(proc.pid())}
+	logf("ceiling: HTTP (%d-byte body)", len(page))
+	rep.Ceilings.HTTP = cs.run(ctx, l, "HTTP ceiling", proc.HTTP)
+	inLoader, err := startCeiling(httpCeiling(page))
+	if err != nil {
 		cs.close()
 		return nil, err
 	}
-	if cs.http, err = startCeiling(httpCeiling(page)); err != nil {
-		return fail(err)
-	}
-	cs.closers = append(cs.closers, cs.http.close)
-	logf("ceiling: HTTP (%d-byte body)", len(page))
-	rep.Ceilings.HTTP = l.run(ctx, fixed("HTTP ceiling", cs.http.URL+"/"))
+	rep.Ceilings.HTTPInLoader = l.run(ctx, fixed("HTTP ceiling in the load generator", inLoader.URL+"/"))
 	l.close()
-
-	pool, err := openCeilingPool(dbURL)
-	if err != nil {
-		return fail(err)
-	}
-	cs.closers = append(cs.closers, func() { pool.Close() })
-	h, closeStmt, err := dbCeiling(ctx, pool)
-	if err != nil {
-		return fail(err)
-	}
-	cs.closers = append(cs.closers, closeStmt)
-	if cs.db, err = startCeiling(h); err != nil {
-		return fail(err)
-	}
-	cs.closers = append(cs.closers, cs.db.close)
+	inLoader.close()
 	logf("ceiling: database (%d connections)", dbCeilingConns)
-	rep.Ceilings.DB = l.run(ctx, fixed("DB ceiling", cs.db.URL+"/"))
-	l.close()
+	rep.Ceilings.DB = cs.run(ctx, l, "DB ceiling", proc.DB)
 
 	logf("ceiling: RSA-2048")
 	rep.Ceilings.RSASignsPerSec, rep.Ceilings.RSAVerifiesPerSec, err = rsaCeiling(2 * time.Second)
 	if err != nil {
-		return fail(err)
+		cs.close()
+		return nil, err
 	}
 	return cs, nil
+}
+
+// run loads one ceiling, noting where the cores went.
+func (cs *ceilingServers) run(ctx context.Context, l *loader, name, u string) result {
+	before := cs.meter.read()
+	r := l.run(ctx, fixed(name, u+"/"))
+	r.CPU = cs.meter.share(before, cs.meter.read())
+	l.close()
+	return r
 }
 
 // ceilingBefore measures t's own ceiling again, just before t is loaded:
@@ -101,11 +96,11 @@ func (cs *ceilingServers) ceilingBefore(ctx context.Context, l *loader, t server
 	if t.write {
 		return 0
 	}
-	c := cs.http
+	u := cs.proc.HTTP
 	if t.vsDB {
-		c = cs.db
+		u = cs.proc.DB
 	}
-	r := l.run(ctx, fixed("ceiling before "+t.target.Name, c.URL+"/"))
+	r := l.run(ctx, fixed("ceiling before "+t.target.Name, u+"/"))
 	l.close()
 	return r.RPS
 }
