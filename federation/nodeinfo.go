@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -63,15 +64,51 @@ type nodeInfoDocs struct {
 	v20, v21 []byte
 }
 
-// renderedNodeInfo returns the documents, counting usage again (and encoding
-// anew) once usageTTL has passed.
+// renderedNodeInfo returns the documents. The first request counts usage
+// while any others wait; after that, a request finding the counts older
+// than usageTTL gets the old documents at once and starts one count in the
+// background. Counting reads every post and comment (about a second of
+// PostgreSQL's CPU, in parallel workers, at a million of each), and every
+// NodeInfo request used to wait on it every five minutes.
 func (s *Service) renderedNodeInfo(r *http.Request) (nodeInfoDocs, error) {
 	s.usageMu.Lock()
 	defer s.usageMu.Unlock()
-	if time.Now().Before(s.usageUntil) {
+	if s.nodeInfoDocs.v20 != nil {
+		if time.Now().After(s.usageUntil) && !s.usageCounting {
+			s.usageCounting = true
+			go s.recountUsage(context.WithoutCancel(r.Context()))
+		}
 		return s.nodeInfoDocs, nil
 	}
-	u, err := s.store.Usage(r.Context())
+	docs, err := s.countUsage(r.Context())
+	if err != nil {
+		return nodeInfoDocs{}, err
+	}
+	s.nodeInfoDocs, s.usageUntil = docs, time.Now().Add(usageTTL)
+	return docs, nil
+}
+
+// recountUsage counts in the background for renderedNodeInfo. After a
+// failure the old counts are served for another minute before it tries
+// again.
+func (s *Service) recountUsage(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	docs, err := s.countUsage(ctx)
+	s.usageMu.Lock()
+	defer s.usageMu.Unlock()
+	s.usageCounting = false
+	if err != nil {
+		s.log.ErrorContext(ctx, "nodeinfo usage", "err", err)
+		s.usageUntil = time.Now().Add(time.Minute)
+		return
+	}
+	s.nodeInfoDocs, s.usageUntil = docs, time.Now().Add(usageTTL)
+}
+
+// countUsage counts usage and encodes both documents.
+func (s *Service) countUsage(ctx context.Context) (nodeInfoDocs, error) {
+	u, err := s.store.Usage(ctx)
 	if err != nil {
 		return nodeInfoDocs{}, err
 	}
@@ -82,7 +119,6 @@ func (s *Service) renderedNodeInfo(r *http.Request) (nodeInfoDocs, error) {
 	if docs.v21, err = s.encodeNodeInfo("2.1", u); err != nil {
 		return nodeInfoDocs{}, err
 	}
-	s.nodeInfoDocs, s.usageUntil = docs, time.Now().Add(usageTTL)
 	return docs, nil
 }
 

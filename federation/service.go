@@ -51,9 +51,13 @@ type Service struct {
 	// signers bounds the signatures computed at once to the cores.
 	signers chan struct{}
 
-	usageMu      sync.Mutex
-	nodeInfoDocs nodeInfoDocs
-	usageUntil   time.Time
+	// NodeInfo's documents and until when their counts are current
+	// (nodeinfo.go); usageCounting is set while a count runs in the
+	// background.
+	usageMu       sync.Mutex
+	nodeInfoDocs  nodeInfoDocs
+	usageUntil    time.Time
+	usageCounting bool
 
 	// inbox group-commits received activities (inbox.go).
 	inbox inboxWriter

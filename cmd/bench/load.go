@@ -78,10 +78,15 @@ func (l *loader) close() { l.client.CloseIdleConnections() }
 // run hammers t and returns its figures. A response is an error unless its
 // status is 2xx and its body was read to the end.
 func (l *loader) run(ctx context.Context, t target) result {
+	return l.runFor(ctx, t, l.duration)
+}
+
+// runFor is run for a duration d other than the loader's.
+func (l *loader) runFor(ctx context.Context, t target, d time.Duration) result {
 	// No request starts after the deadline; those in flight then may finish
 	// (within the client's timeout), so a slow target's figures count its
 	// slow requests instead of dropping them.
-	issue, cancel := context.WithTimeout(ctx, l.duration)
+	issue, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var (
 		mu       sync.Mutex

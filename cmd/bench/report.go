@@ -16,7 +16,9 @@ type report struct {
 	Scale     float64   `json:"scale"`
 	Conns     int       `json:"conns"`
 	DurationS float64   `json:"duration_s"`
-	CPUs      int       `json:"cpus"`
+	// WarmupS is the unmeasured load before each read target.
+	WarmupS float64 `json:"warmup_s"`
+	CPUs    int     `json:"cpus"`
 
 	Dataset              *dataset `json:"dataset"`
 	SeedSeconds          float64  `json:"seed_s"`
@@ -24,13 +26,13 @@ type report struct {
 	RankingWindowSeconds float64  `json:"ranking_window_s"`    // steady state, see recompute
 
 	Ceilings struct {
-		BodyBytes         int     `json:"http_body_bytes"`
-		HTTP              result  `json:"http"`
-		DB                result  `json:"db"`
+		BodyBytes int    `json:"http_body_bytes"`
+		HTTP      result `json:"http"`
+		DB        result `json:"db"`
 		// HTTPInLoader is the HTTP ceiling's handler served inside the load
 		// generator's process, as bench measured it before: shown for
 		// comparison, not used (ceilingproc.go says why).
-		HTTPInLoader result `json:"http_in_load_generator"`
+		HTTPInLoader      result  `json:"http_in_load_generator"`
 		RSASignsPerSec    float64 `json:"rsa_signs_per_s"`
 		RSAVerifiesPerSec float64 `json:"rsa_verifies_per_s"`
 		// WriteTPS is pgbench's TPC-B-like transactions per second on the
@@ -83,8 +85,8 @@ func (r *report) markdown() string {
 		"Ranking recompute: cold pass over all posts %.2f s; the worker's per-minute run %.2f s "+
 		"(steady state: the slowest of %d simulated minutes after it).\n", r.Scale,
 		d.Agents, d.Posts, d.Votes, d.Comments, r.SeedSeconds, r.RankingAllSeconds, r.RankingWindowSeconds, steadyMinutes)
-	fmt.Fprintf(&b, "Load: %d connections × %g s per target, %d CPUs (load generator included).\n\n",
-		r.Conns, r.DurationS, r.CPUs)
+	fmt.Fprintf(&b, "Load: %d connections × %g s per target, each read target after %g s of the same load unmeasured (steady state, not a cold start), %d CPUs (load generator included).\n\n",
+		r.Conns, r.DurationS, r.WarmupS, r.CPUs)
 	fmt.Fprintf(&b, "Ceilings: HTTP %.0f req/s (%d-byte body, p99 %.2f ms; %.0f req/s when served inside the load generator's process, which no server can be), "+
 		"database %.0f req/s (%d conns, p99 %.2f ms), "+
 		"writes %.0f TPS (pgbench TPC-B-like, %d clients, fsync on), RSA-2048 %.0f signs/s, %.0f verifies/s. "+
