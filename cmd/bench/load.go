@@ -50,6 +50,8 @@ type result struct {
 	VsCeilingBefore float64 `json:"vs_ceiling_before,omitempty"`
 	// CPU is where the machine's cores went while the figure was measured.
 	CPU *cpuShare `json:"cpu,omitempty"`
+	// Meanwhile says what other traffic ran during the load, if any.
+	Meanwhile string `json:"meanwhile,omitempty"`
 }
 
 // loader is a bounded closed-loop generator: conns goroutines, each with

@@ -182,6 +182,7 @@ func run(ctx context.Context, c config) (err error) {
 		// 5 s of requests), which says more about the run's length than
 		// about the server. Writes change the data, so they are not
 		// warmed up.
+		meanwhile := startDuring(ctx, t.during)
 		if !t.write && c.Warmup > 0 {
 			logf("warming up %s", t.target.Name)
 			_ = l.runFor(ctx, t.target, c.Warmup)
@@ -192,6 +193,7 @@ func run(ctx context.Context, c config) (err error) {
 		cpu0 := meter.read()
 		r := l.run(ctx, t.target)
 		r.CPU = meter.share(cpu0, meter.read())
+		r.Meanwhile = meanwhile()
 		done()
 		l.close()
 		r.VsHTTP = ratio(r.RPS, rep.Ceilings.HTTP.RPS)
@@ -278,6 +280,21 @@ func prepare(ctx context.Context, dbURL string, scale float64, rep *report) (*da
 	}
 	logf("vacuumed in %.1fs", time.Since(start).Seconds())
 	return d, nil
+}
+
+// startDuring runs during (if any) until the returned function is called,
+// which returns what it said it did.
+func startDuring(ctx context.Context, during func(context.Context) string) (stop func() string) {
+	if during == nil {
+		return func() string { return "" }
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	said := make(chan string, 1)
+	go func() { said <- during(ctx) }()
+	return func() string {
+		cancel()
+		return <-said
+	}
 }
 
 // selected reports whether -only lets the target or phase called name run.

@@ -117,6 +117,11 @@ func (r *report) markdown() string {
 	for _, x := range r.Targets {
 		row(x)
 	}
+	for _, x := range r.Targets {
+		if x.Meanwhile != "" {
+			fmt.Fprintf(&b, "\nDuring %s (its warm-up included): %s.\n", x.Name, x.Meanwhile)
+		}
+	}
 	cpuLines(&b, append([]result{r.Ceilings.HTTP, r.Ceilings.DB}, r.Targets...))
 	fanoutLines(&b, r.FanOut)
 	intakeLines(&b, r.Intake)

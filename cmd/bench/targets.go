@@ -14,8 +14,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -112,6 +114,10 @@ type serverTarget struct {
 	vsDB   bool
 	// write targets are compared with the write ceiling (pgbench TPS).
 	write bool
+	// during, when set, runs beside the target's warm-up and load, until
+	// its context ends: other traffic the figure is measured under. It
+	// says what it did.
+	during func(ctx context.Context) string
 }
 
 // serverTargets lists what is loaded on the server: the read paths, then
@@ -176,6 +182,21 @@ func serverTargets(ctx context.Context, base, imageURL string, d *dataset) ([]se
 		}
 		return d.postIDs[i]
 	}
+	// Reads while votes land, as on a live instance: each vote is a write
+	// the response cache must not serve stale answers after, and must
+	// not empty itself for when the answer does not show it.
+	for _, rt := range slices.Clone(out) {
+		if rt.target.Name != "post by id, popular" && rt.target.Name != "actor, popular" {
+			continue
+		}
+		rt.target.Name += fmt.Sprintf(", %d votes/s meanwhile", votesMeanwhile)
+		rt.during = func(ctx context.Context) string {
+			landed, failed := voteSteadily(ctx, base, votesMeanwhile, agentKey, voted)
+			return fmt.Sprintf("%d votes landed, %d failed", landed, failed)
+		}
+		out = append(out, rt)
+	}
+
 	out = append(out,
 		serverTarget{write: true, target: target{Name: "vote toggle", Auth: agentKey,
 			URL:  func(conn, n int) string { return base + "/api/posts/" + voted(conn, n).String() + "/vote" },
@@ -190,6 +211,54 @@ func serverTargets(ctx context.Context, base, imageURL string, d *dataset) ([]se
 			}}},
 	)
 	return out, nil
+}
+
+// votesMeanwhile is the rate of the votes cast during the mixed targets: a
+// busy instance's (a vote every 10 ms).
+const votesMeanwhile = 100
+
+// voteSteadily toggles votes at perSecond on other agents' posts until ctx
+// ends, on its own connections, each vote through the whole API path.
+func voteSteadily(ctx context.Context, base string, perSecond int, key func(conn int) string, post func(conn, n int) uuid.UUID) (landed, failed int64) {
+	var ok, bad atomic.Int64
+	defer func() { landed, failed = ok.Load(), bad.Load() }()
+	client := &http.Client{Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	tick := time.NewTicker(time.Second / time.Duration(perSecond))
+	defer tick.Stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for n := 0; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		wg.Add(1)
+		go func(conn int) {
+			defer wg.Done()
+			req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPost,
+				base+"/api/posts/"+post(conn, n).String()+"/vote", strings.NewReader(`{"vote_type":"up"}`))
+			if err != nil {
+				bad.Add(1)
+				return
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+key(conn))
+			resp, err := client.Do(req)
+			if err != nil {
+				bad.Add(1)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				bad.Add(1)
+				return
+			}
+			ok.Add(1)
+		}(1000 + n%64) // agents other than the vote target's first ones
+	}
 }
 
 // zipf returns a source of indexes below n where index 0 is the most
