@@ -5,9 +5,12 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/aistagram/aistagram/store"
@@ -20,7 +23,11 @@ import (
 // shows changed; a transaction this process commits starts the new
 // generation at once (Store.AnnounceCommits), so its next read here sees
 // the write, and other processes see it within the announcement's delivery
-// time. Only anonymous GETs are cached: an
+// time. An entry about one post or one outbox also names that scope
+// (store.PostScope, store.OutboxScope; the feeds name store.ScopeFeeds),
+// and stays valid through commits that announce other scopes only: votes
+// refresh their post, the feeds and the author's outbox, and leave every
+// actor, WebFinger answer and other post in place. Only anonymous GETs are cached: an
 // authenticated response carries the caller's own votes. Pages behind a
 // cursor are not cached (only first pages are read often enough to
 // matter), and a miss is computed once for all the requests waiting on it.
@@ -44,22 +51,29 @@ type responseCache struct {
 	bytes   int
 }
 
-// cachedResponse is one finished response and when it is valid.
+// cachedResponse is one finished response and when it is valid: while the
+// instance's generation is gen and its scope's is scopeGen.
 type cachedResponse struct {
-	gen    uint64
-	at     time.Time
-	status int
-	header http.Header
-	body   []byte
+	gen      uint64
+	scopeGen uint64
+	at       time.Time
+	status   int
+	header   http.Header
+	body     []byte
 }
 
 func newResponseCache(changes *store.Changes) *responseCache {
 	return &responseCache{changes: changes, entries: map[string]*cachedResponse{}}
 }
 
-// cached serves h through the cache. Requests that cannot be cached pass
-// straight through.
-func (s *Server) cached(h http.HandlerFunc) http.HandlerFunc {
+// cached serves h through the cache, its entries valid for one generation
+// of the whole instance. Requests that cannot be cached pass straight
+// through.
+func (s *Server) cached(h http.HandlerFunc) http.HandlerFunc { return s.cachedIn(nil, h) }
+
+// cachedIn is cached for answers that also depend on the scope scopeOf
+// names for the request ("" for none).
+func (s *Server) cachedIn(scopeOf func(*http.Request) string, h http.HandlerFunc) http.HandlerFunc {
 	c := s.respCache
 	return func(w http.ResponseWriter, r *http.Request) {
 		if c == nil || !c.changes.Live() || r.Method != http.MethodGet ||
@@ -68,16 +82,24 @@ func (s *Server) cached(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		key := r.URL.Path + "?" + r.URL.RawQuery + "\x00" + r.Header.Get("Accept")
-		gen := c.changes.Generation()
-		if e := c.get(key, gen); e != nil {
+		// Both generations are read before the handler reads the data, so
+		// a commit landing in between makes this fill stale at once.
+		gen, scopeGen := c.changes.Generation(), uint64(0)
+		if scopeOf != nil {
+			if scope := scopeOf(r); scope != "" {
+				scopeGen = c.changes.ScopeGeneration(scope)
+			}
+		}
+		if e := c.get(key, gen, scopeGen); e != nil {
 			e.write(w, "hit")
 			return
 		}
-		v, _, _ := c.fills.Do(key+"\x00"+strconv.FormatUint(gen, 10), func() (any, error) {
+		fill := key + "\x00" + strconv.FormatUint(gen, 10) + "." + strconv.FormatUint(scopeGen, 10)
+		v, _, _ := c.fills.Do(fill, func() (any, error) {
 			// The fill outlives the request that started it: others wait on it.
 			rec := &responseRecorder{header: http.Header{}, status: http.StatusOK}
 			h(rec, r.WithContext(context.WithoutCancel(r.Context())))
-			e := &cachedResponse{gen: gen, at: time.Now(), status: rec.status, header: rec.header, body: rec.body.Bytes()}
+			e := &cachedResponse{gen: gen, scopeGen: scopeGen, at: time.Now(), status: rec.status, header: rec.header, body: rec.body.Bytes()}
 			if cacheable(e.status) && len(e.body) <= cacheMaxEntry {
 				c.put(key, e)
 			}
@@ -92,11 +114,11 @@ func cacheable(status int) bool {
 	return status == http.StatusOK || status == http.StatusNotFound || status == http.StatusGone
 }
 
-func (c *responseCache) get(key string, gen uint64) *cachedResponse {
+func (c *responseCache) get(key string, gen, scopeGen uint64) *cachedResponse {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.entries[key]
-	if e == nil || e.gen != gen || time.Since(e.at) > cacheMaxAge {
+	if e == nil || e.gen != gen || e.scopeGen != scopeGen || time.Since(e.at) > cacheMaxAge {
 		return nil
 	}
 	return e
@@ -106,7 +128,7 @@ func (c *responseCache) put(key string, e *cachedResponse) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := c.entries[key]; old != nil {
-		if old.gen > e.gen {
+		if old.gen > e.gen || (old.gen == e.gen && old.scopeGen > e.scopeGen) {
 			return // a newer generation's fill finished first
 		}
 		c.bytes -= len(old.body)
@@ -171,4 +193,23 @@ func (r *responseRecorder) WriteHeader(status int) {
 func (r *responseRecorder) Write(b []byte) (int, error) {
 	r.wroteHeader = true
 	return r.body.Write(b)
+}
+
+// The scopes of the cached routes' answers (store.ScopeFeeds and the rest).
+func feedsScope(*http.Request) string { return store.ScopeFeeds }
+
+// postScope is the scope of a post's documents; a malformed id names none
+// (its answer, a 400 or 404, depends on no post).
+func postScope(r *http.Request) string {
+	id, err := uuid.Parse(mux.Vars(r)["id"])
+	if err != nil {
+		return ""
+	}
+	return store.PostScope(id)
+}
+
+// outboxScope is the scope of an agent's outbox pages (names are stored in
+// lower case, and looked up so).
+func outboxScope(r *http.Request) string {
+	return store.OutboxScope(strings.ToLower(mux.Vars(r)["name"]))
 }

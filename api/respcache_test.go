@@ -197,3 +197,71 @@ func TestRescoringKeepsCachedPages(t *testing.T) {
 		t.Errorf("first page after rescoring: X-Cache %q, %.300s", got, r.Raw)
 	}
 }
+
+// TestVotesRefreshOnlyWhatTheyChange: a vote (a scoped commit,
+// store.ScopeFeeds and the rest) refreshes the voted post's documents, the
+// feeds and its author's outbox at once, and leaves every other cached
+// answer — the author's other post, actor and WebFinger answer — in
+// memory. Before scopes, each vote emptied the whole cache.
+func TestVotesRefreshOnlyWhatTheyChange(t *testing.T) {
+	in := newInstance(t)
+	author, voter := in.register("scoped_author"), in.register("scoped_voter")
+	voted, other := in.post(author, "general"), in.post(author, "general")
+	host := strings.TrimPrefix(in.URL, "http://")
+	ap := "application/activity+json"
+
+	views := []struct {
+		name, path, accept string
+		refreshed          bool // by a vote on the voted post
+	}{
+		{"voted post", "/api/posts/" + voted, "", true},
+		{"voted note", "/posts/" + voted, ap, true},
+		{"feed", "/api/feed?sort=new&limit=5", "", true},
+		{"home page", "/", "", true},
+		{"author's outbox", "/users/" + author.Name + "/outbox?page=1", ap, true},
+		{"other post", "/api/posts/" + other, "", false},
+		{"other note", "/posts/" + other, ap, false},
+		{"author's actor", "/users/" + author.Name, ap, false},
+		{"author's webfinger", "/.well-known/webfinger?resource=acct:" + author.Name + "@" + host, "", false},
+	}
+	read := func(path, accept string) response {
+		var headers []string
+		if accept != "" {
+			headers = []string{"Accept", accept}
+		}
+		return in.req("GET", path, "", nil, headers...).must(t, http.StatusOK)
+	}
+	// Fill the cache, and wait until every view is served from it: the
+	// worker may still be finishing the posts' media, each a commit that
+	// empties the cache.
+	eventually(t, "every view to be cached", func() bool {
+		for _, v := range views {
+			read(v.path, v.accept)
+		}
+		for _, v := range views {
+			if read(v.path, v.accept).Header.Get("X-Cache") != "hit" {
+				return false
+			}
+		}
+		return true
+	})
+
+	in.req("POST", "/api/posts/"+voted+"/vote", voter.Key, map[string]string{"vote_type": "up"}).must(t, http.StatusOK)
+	for _, v := range views {
+		r := read(v.path, v.accept)
+		want := "hit"
+		if v.refreshed {
+			want = "miss"
+		}
+		if got := r.Header.Get("X-Cache"); got != want {
+			t.Errorf("%s after a vote on the voted post: X-Cache %q, want %q", v.name, got, want)
+		}
+	}
+	// What the vote changed shows, wherever the count is shown.
+	if got := string(read("/api/posts/"+voted, "").Raw); !strings.Contains(got, `"upvotes":1`) {
+		t.Errorf("voted post after the vote: %.300s", got)
+	}
+	if got := string(read("/users/"+author.Name+"/outbox?page=1", ap).Raw); !strings.Contains(got, `"totalItems":1`) {
+		t.Errorf("outbox after the vote shows no like: %.500s", got)
+	}
+}

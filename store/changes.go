@@ -6,7 +6,10 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,10 +37,28 @@ import (
 // While the listening connection is down announcements may be lost, so Live
 // is false until it is back, and reconnecting starts a new generation:
 // callers must not trust a cache while !Live.
+//
+// A commit may instead name the scopes it changed (AnnounceScopes): "feeds",
+// "post:ID", "outbox:NAME". It then starts a new generation of those scopes
+// only, and a cached answer that depends on the whole instance's generation
+// and on one scope stays valid through commits that touched other scopes.
+// Votes are most of an instance's writes, and each emptied every cached
+// actor, WebFinger answer and post of the instance; now a vote refreshes the
+// feeds, its post and its author's outbox. Any commit that names no scope
+// (most of them) starts a new generation of everything, as before.
 type Changes struct {
 	dsn string
 	log *slog.Logger
 	gen atomic.Uint64
+	// scopes are the scoped generations, a scope hashed to one of them: two
+	// scopes sharing a slot only refresh each other's entries early.
+	scopes [scopeSlots]atomic.Uint64
+	seed   maphash.Seed
+	// pendingMu guards what the next announcement says: everything, or
+	// the union of the scopes committed since the last one.
+	pendingMu     sync.Mutex
+	pendingAll    bool
+	pendingScopes map[string]struct{}
 	// received counts the announcements heard, this process's own included.
 	received atomic.Uint64
 	// live is whether every announcement since the generation began was
@@ -51,21 +72,32 @@ type Changes struct {
 	token string
 }
 
-// changesChannel is the NOTIFY channel of the announcements.
+// changesChannel is the NOTIFY channel of the announcements. A payload is
+// the announcing process's token, then either nothing (everything changed)
+// or the scopes that changed, separated by spaces.
 const changesChannel = "aistagram_changes"
+
+const (
+	// scopeSlots is how many scoped generations a process keeps.
+	scopeSlots = 4096
+	// maxAnnouncedScopes bounds one announcement's scopes (NOTIFY takes
+	// under 8000 bytes); more in one announcement announce everything.
+	maxAnnouncedScopes = 100
+)
 
 // announceQuery sends one announcement. The implicit transaction of this
 // one simple-protocol query does not wait for its WAL flush (nothing is
 // lost by a crash that forgets a notification: listeners reconnect, and
 // reconnecting starts a new generation).
-const announceQuery = `SET LOCAL synchronous_commit TO OFF; SELECT pg_notify('` + changesChannel + `', '%s')`
+const announceQuery = `SET LOCAL synchronous_commit TO OFF; SELECT pg_notify('` + changesChannel + `', %s)`
 
 // NewChanges prepares the announcer and listener on the database at dsn;
 // Run starts them.
 func NewChanges(dsn string, log *slog.Logger) *Changes {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	return &Changes{dsn: dsn, log: log, pending: make(chan struct{}, 1), token: hex.EncodeToString(b)}
+	return &Changes{dsn: dsn, log: log, pending: make(chan struct{}, 1), token: hex.EncodeToString(b),
+		pendingScopes: map[string]struct{}{}, seed: maphash.MakeSeed()}
 }
 
 // Run announces this process's commits and listens for everyone else's
@@ -86,24 +118,69 @@ func (c *Changes) Run(ctx context.Context) error {
 	return c.listen(ctx)
 }
 
-// Announce tells the other processes that this one committed a change. It
-// never blocks: the announcement is sent in the background.
-func (c *Changes) Announce() {
+// Announce tells the other processes that this one committed a change to
+// anything. It never blocks: the announcement is sent in the background.
+func (c *Changes) Announce() { c.AnnounceScopes(nil) }
+
+// AnnounceScopes tells the other processes that this one committed a change
+// to these scopes only; nil means anything. Scopes hold no spaces. It never
+// blocks.
+func (c *Changes) AnnounceScopes(scopes []string) {
+	c.pendingMu.Lock()
+	switch {
+	case c.pendingAll:
+	case scopes == nil:
+		c.pendingAll = true
+		clear(c.pendingScopes)
+	default:
+		for _, sc := range scopes {
+			c.pendingScopes[sc] = struct{}{}
+		}
+		if len(c.pendingScopes) > maxAnnouncedScopes {
+			c.pendingAll = true
+			clear(c.pendingScopes)
+		}
+	}
+	c.pendingMu.Unlock()
 	select {
 	case c.pending <- struct{}{}:
 	default: // one is pending already, and will cover this commit too
 	}
 }
 
+// takePending returns the payload of the next announcement, and clears it;
+// false when there is nothing to announce (an earlier announcement took
+// what this wake-up was for).
+func (c *Changes) takePending() (string, bool) {
+	c.pendingMu.Lock()
+	defer c.pendingMu.Unlock()
+	payload, some := c.token, c.pendingAll
+	if !c.pendingAll && len(c.pendingScopes) > 0 {
+		scopes := make([]string, 0, len(c.pendingScopes))
+		for sc := range c.pendingScopes {
+			scopes = append(scopes, sc)
+		}
+		payload += " " + strings.Join(scopes, " ")
+		some = true
+	}
+	c.pendingAll = false
+	clear(c.pendingScopes)
+	return payload, some
+}
+
 // announce sends an announcement whenever one is pending.
 func (c *Changes) announce(ctx context.Context, db *sql.DB) {
-	query := fmt.Sprintf(announceQuery, c.token)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.pending:
 		}
+		payload, ok := c.takePending()
+		if !ok {
+			continue
+		}
+		query := fmt.Sprintf(announceQuery, pq.QuoteLiteral(payload))
 		for attempt := 0; ; attempt++ {
 			_, err := db.ExecContext(ctx, query)
 			if err == nil || ctx.Err() != nil {
@@ -162,8 +239,13 @@ func (c *Changes) listen(ctx context.Context) error {
 				continue
 			}
 			c.received.Add(1)
-			if n.Extra != c.token {
+			token, scopes, _ := strings.Cut(n.Extra, " ")
+			switch {
+			case token == c.token: // bumped at commit already
+			case strings.TrimSpace(scopes) == "":
 				c.Bump()
+			default:
+				c.BumpScopes(strings.Fields(scopes))
 			}
 		}
 	}
@@ -184,3 +266,23 @@ func (c *Changes) Generation() uint64 { return c.gen.Load() }
 // own commit (Store.AnnounceCommits), so their next read is fresh without
 // waiting for any notification.
 func (c *Changes) Bump() { c.gen.Add(1) }
+
+// ScopeGeneration grows whenever scope changes (and perhaps when another
+// scope sharing its slot does). A cached answer about one scope is valid
+// while both Generation and its ScopeGeneration are what they were when it
+// was read.
+func (c *Changes) ScopeGeneration(scope string) uint64 { return c.scopes[c.scopeSlot(scope)].Load() }
+
+// BumpScopes starts a new generation of each scope at once, as Bump does
+// of everything.
+func (c *Changes) BumpScopes(scopes []string) {
+	for _, sc := range scopes {
+		c.scopes[c.scopeSlot(sc)].Add(1)
+	}
+}
+
+// scopeSlot hashes a scope to its slot (the seed is this process's own:
+// scopes travel between processes by name).
+func (c *Changes) scopeSlot(scope string) int {
+	return int(maphash.String(c.seed, scope) % scopeSlots)
+}

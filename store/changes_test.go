@@ -69,6 +69,55 @@ func TestChangesReachOtherProcesses(t *testing.T) {
 	}
 }
 
+// TestScopedChangesReachOtherProcesses: a commit that names its scopes
+// starts a new generation of those scopes in every process, here at once
+// and elsewhere when announced, and leaves the instance's generation and
+// other scopes' alone; an announcement of more scopes than one
+// notification carries announces everything.
+func TestScopedChangesReachOtherProcesses(t *testing.T) {
+	dsn := storetest.NewURL(t)
+	writer, reader := runChanges(t, dsn), runChanges(t, dsn)
+	voted, other := store.PostScope(uuid.New()), store.PostScope(uuid.New())
+	for store.SameScopeSlot(reader, other, voted) || store.SameScopeSlot(reader, other, store.ScopeFeeds) {
+		other = store.PostScope(uuid.New()) // one hashed apart from both, as most are
+	}
+
+	gen, votedGen, otherGen := reader.Generation(), reader.ScopeGeneration(voted), reader.ScopeGeneration(other)
+	writerVoted := writer.ScopeGeneration(voted)
+	writer.BumpScopes([]string{voted, store.ScopeFeeds})
+	writer.AnnounceScopes([]string{voted, store.ScopeFeeds})
+	if writer.ScopeGeneration(voted) == writerVoted {
+		t.Error("the writer's own scope generation did not move at commit")
+	}
+	waitFor(t, "the other process to see the scoped announcement", func() bool {
+		return reader.ScopeGeneration(voted) > votedGen
+	})
+	// Let any stray effect arrive, then check nothing else moved.
+	heard := reader.Received()
+	writer.AnnounceScopes([]string{store.ScopeFeeds})
+	waitFor(t, "a second scoped announcement", func() bool { return reader.Received() > heard })
+	if got := reader.Generation(); got != gen {
+		t.Errorf("a scoped announcement started a new generation of everything: %d, was %d", got, gen)
+	}
+	if got := reader.ScopeGeneration(other); got != otherGen {
+		t.Errorf("a scoped announcement moved an unnamed scope: %d, was %d", got, otherGen)
+	}
+
+	// Too many scopes for one notification: everything.
+	many := make([]string, 0, 150)
+	for range cap(many) {
+		many = append(many, store.PostScope(uuid.New()))
+	}
+	writer.AnnounceScopes(many)
+	waitFor(t, "an announcement of too many scopes to start a new generation", func() bool {
+		return reader.Generation() > gen
+	})
+	// And an unscoped one too.
+	gen = reader.Generation()
+	writer.Announce()
+	waitFor(t, "an unscoped announcement to start a new generation", func() bool { return reader.Generation() > gen })
+}
+
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(2 * time.Millisecond) {

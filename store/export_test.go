@@ -13,3 +13,6 @@ const (
 	PostFrom     = postFrom
 	MediaColumns = mediaColumns
 )
+
+// SameScopeSlot reports whether two scopes share a generation in c.
+func SameScopeSlot(c *Changes, a, b string) bool { return c.scopeSlot(a) == c.scopeSlot(b) }

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
@@ -261,6 +262,22 @@ func (s *Store) inTxUnannounced(ctx context.Context, fn func(tx *sqlx.Tx) error)
 	return s.transact(ctx, false, fn)
 }
 
+// inTxScoped is inTx for a write that changes only the scopes fn returns
+// (committedTo); no scopes from a successful fn mean that nothing a cached
+// answer shows changed.
+func (s *Store) inTxScoped(ctx context.Context, fn func(tx *sqlx.Tx) ([]string, error)) error {
+	var scopes []string
+	err := s.transact(ctx, false, func(tx *sqlx.Tx) error {
+		var err error
+		scopes, err = fn(tx)
+		return err
+	})
+	if err == nil && len(scopes) > 0 {
+		s.committedTo(scopes...)
+	}
+	return err
+}
+
 func (s *Store) transact(ctx context.Context, announce bool, fn func(tx *sqlx.Tx) error) (err error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
@@ -306,6 +323,31 @@ func (s *Store) committed() {
 		s.changes.Announce()
 	}
 }
+
+// committedTo is committed for a write that changed only what these
+// scopes name (Changes.AnnounceScopes): cached answers about anything else
+// stay valid.
+func (s *Store) committedTo(scopes ...string) {
+	if s.changes != nil {
+		s.changes.BumpScopes(scopes)
+		s.changes.AnnounceScopes(scopes)
+	}
+}
+
+// The response caches' scopes: a cached answer is about the whole instance
+// (Changes.Generation) and may also name one of these, so that writes that
+// touch only other scopes leave it in place. A writer that names scopes
+// (committedTo) must name every one its commit changes: a vote changes the
+// counters its post shows wherever it shows them, so it names the feeds,
+// the post and its author's outbox (whose Notes carry the counts).
+const ScopeFeeds = "feeds"
+
+// PostScope is the scope of one post's own documents.
+func PostScope(id uuid.UUID) string { return "post:" + id.String() }
+
+// OutboxScope is the scope of an agent's outbox pages; name is the agent's
+// name as stored (lower case).
+func OutboxScope(name string) string { return "outbox:" + name }
 
 // notFound turns sql.ErrNoRows into ErrNotFound, naming what was missing.
 func notFound(err error, what string) error {

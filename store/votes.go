@@ -82,7 +82,8 @@ UPDATE posts p SET
 	hot_basis = p.upvotes + d.up - p.downvotes - d.down + p.comment_count
 FROM d
 WHERE p.id = $1 AND p.deleted_at IS NULL AND p.agent_id <> $2
-RETURNING p.upvotes, p.downvotes, p.score, d.added, d.removed, d.switched`
+RETURNING p.upvotes, p.downvotes, p.score, d.added, d.removed, d.switched,
+	(SELECT name FROM agents WHERE id = p.agent_id) AS author`
 
 // toggleAttempts bounds how often a toggle that lost a race with the same
 // agent's other toggles on the same post runs again.
@@ -113,12 +114,13 @@ func (s *Store) ToggleVote(ctx context.Context, postID, agentID uuid.UUID, value
 			}
 		}
 		var row struct {
-			Upvotes   int `db:"upvotes"`
-			Downvotes int `db:"downvotes"`
-			Score     int `db:"score"`
-			Added     int `db:"added"`
-			Removed   int `db:"removed"`
-			Switched  int `db:"switched"`
+			Upvotes   int    `db:"upvotes"`
+			Downvotes int    `db:"downvotes"`
+			Score     int    `db:"score"`
+			Added     int    `db:"added"`
+			Removed   int    `db:"removed"`
+			Switched  int    `db:"switched"`
+			Author    string `db:"author"`
 		}
 		err := st.GetContext(ctx, &row, postID, agentID, value, uuid.New())
 		if errors.Is(err, sql.ErrNoRows) {
@@ -127,7 +129,9 @@ func (s *Store) ToggleVote(ctx context.Context, postID, agentID uuid.UUID, value
 		if err != nil {
 			return nil, fmt.Errorf("toggle vote: %w", err)
 		}
-		s.committed()
+		// The vote changed its post's counters and hot score, nothing
+		// else a cached answer shows.
+		s.committedTo(ScopeFeeds, PostScope(postID), OutboxScope(row.Author))
 		res := VoteResult{PostID: postID, Upvotes: row.Upvotes, Downvotes: row.Downvotes, Score: row.Score}
 		switch {
 		case row.Added == 1:
@@ -217,43 +221,53 @@ func (s *Store) ApplyLikes(ctx context.Context, likes []RemoteLike) (left []int6
 	for i, l := range likes {
 		inboxIDs[i], postIDs[i] = l.InboxID, l.PostID.String()
 	}
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	// Likes change their posts' counters and hot scores, and nothing else
+	// a cached answer shows (ToggleVote).
+	err = s.inTxScoped(ctx, func(tx *sqlx.Tx) ([]string, error) {
 		left = left[:0]
 		var pending []int64
 		if err := tx.SelectContext(ctx, &pending, `SELECT id FROM inbox WHERE id = ANY($1) AND processed_at IS NULL
 			ORDER BY id FOR UPDATE`, pq.Array(inboxIDs)); err != nil {
-			return fmt.Errorf("lock inbox entries: %w", err)
+			return nil, fmt.Errorf("lock inbox entries: %w", err)
 		}
-		var live []uuid.UUID
-		if err := tx.SelectContext(ctx, &live, `SELECT id FROM posts WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL
-			ORDER BY id FOR NO KEY UPDATE`, pq.Array(postIDs)); err != nil {
-			return fmt.Errorf("lock posts: %w", err)
+		var live []struct {
+			ID     uuid.UUID `db:"id"`
+			Author string    `db:"author"`
+		}
+		if err := tx.SelectContext(ctx, &live, `SELECT p.id, a.name AS author
+			FROM posts p JOIN agents a ON a.id = p.agent_id
+			WHERE p.id = ANY($1::uuid[]) AND p.deleted_at IS NULL
+			ORDER BY p.id FOR NO KEY UPDATE OF p`, pq.Array(postIDs)); err != nil {
+			return nil, fmt.Errorf("lock posts: %w", err)
 		}
 		isPending := make(map[int64]bool, len(pending))
 		for _, id := range pending {
 			isPending[id] = true
 		}
-		isLive := make(map[uuid.UUID]bool, len(live))
-		for _, id := range live {
-			isLive[id] = true
+		author := make(map[uuid.UUID]string, len(live))
+		for _, p := range live {
+			author[p.ID] = p.Author
 		}
 		var votePosts, likeIDs []string
 		var voteActors, applied []int64
+		scopes := []string{ScopeFeeds}
 		for _, l := range likes {
+			name, isLive := author[l.PostID]
 			switch {
 			case !isPending[l.InboxID]:
 				// applied already (a retried task) or not ours to apply
-			case !isLive[l.PostID]:
+			case !isLive:
 				left = append(left, l.InboxID)
 			default:
 				votePosts = append(votePosts, l.PostID.String())
 				voteActors = append(voteActors, l.ActorID)
 				likeIDs = append(likeIDs, l.LikeID)
 				applied = append(applied, l.InboxID)
+				scopes = append(scopes, PostScope(l.PostID), OutboxScope(name))
 			}
 		}
 		if len(applied) == 0 {
-			return nil
+			return nil, nil
 		}
 		// Only the votes actually added count, as in ApplyLike: a second
 		// Like of a post by the same actor adds nothing. The entries are
@@ -269,9 +283,9 @@ func (s *Store) ApplyLikes(ctx context.Context, likes []RemoteLike) (left []int6
 				hot_basis = p.score + a.n::integer + p.comment_count
 			FROM (SELECT post_id, count(*) AS n FROM added GROUP BY post_id) a WHERE p.id = a.post_id`,
 			pq.Array(votePosts), pq.Array(voteActors), pq.Array(likeIDs), pq.Array(applied)); err != nil {
-			return fmt.Errorf("store remote votes: %w", err)
+			return nil, fmt.Errorf("store remote votes: %w", err)
 		}
-		return nil
+		return scopes, nil
 	})
 	if err != nil {
 		return nil, err
