@@ -21,8 +21,9 @@ import (
 // it: two Go runtimes' schedulers sharing the cores, and a switch between
 // processes for every request and every response. Measured on this 2-core
 // machine, the same fixed-body handler answered 12 % more requests inside
-// the load generator's process than in its own (25.7k against 22.7-23.0k
-// req/s, three rounds), so targets were compared with a ceiling no server
+// the load generator's process than in its own when alone (25.7k against
+// 22.7-23.0k req/s, three rounds), and 34 % more in full-scale runs (the
+// report shows both), so targets were compared with a ceiling no server
 // could reach.
 const (
 	ceilingChildEnv    = "AISTAGRAM_BENCH_CEILING_CHILD"
