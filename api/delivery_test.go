@@ -231,7 +231,7 @@ func TestChildWorker(t *testing.T) {
 	urls := urlsFromBase(public)
 	log := testLogger()
 	pipeline := newPipeline(t, os.Getenv("AISTAGRAM_TEST_CHILD_DATA"), public)
-	fed, _ := newFederation(urls, st, rdb, pipeline, 0, log)
+	fed, _ := newFederation(urls, st, rdb, pipeline, 0, false, log)
 	cfg := testWorkerConfig()
 	cfg.Media = pipeline
 	cfg.Concurrency = 2

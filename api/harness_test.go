@@ -71,6 +71,8 @@ type instanceOpts struct {
 	outboundTimeout time.Duration
 	// worker adjusts the instance's worker configuration.
 	worker func(*worker.Config)
+	// authorizedFetch requires signed fetches of ActivityPub documents.
+	authorizedFetch bool
 }
 
 func testLogger() *slog.Logger {
@@ -100,9 +102,9 @@ func newPipeline(t testing.TB, dataDir, public string) *media.Pipeline {
 
 // newFederation builds an instance's federation side on st and rdb, wired
 // to the queue as cmd wires it.
-func newFederation(urls federation.URLs, st *store.Store, rdb redis.UniversalClient, pipeline *media.Pipeline, timeout time.Duration, log *slog.Logger) (*federation.Service, *worker.Client) {
+func newFederation(urls federation.URLs, st *store.Store, rdb redis.UniversalClient, pipeline *media.Pipeline, timeout time.Duration, authorizedFetch bool, log *slog.Logger) (*federation.Service, *worker.Client) {
 	tasks := worker.NewClient(rdb)
-	fed := federation.New(federation.Config{URLs: urls, Version: "test", OpenRegistrations: true,
+	fed := federation.New(federation.Config{URLs: urls, Version: "test", OpenRegistrations: true, AuthorizedFetch: authorizedFetch,
 		AllowPrivateAddresses: true, Enqueuer: tasks, MediaURL: pipeline.Storage.URL,
 		HTTPClient: federation.NewSafeClient(federation.SafeClientOptions{AllowPrivate: true,
 			ResponseHeaderTimeout: timeout, Timeout: timeout})}, st, log)
@@ -135,7 +137,7 @@ func newInstanceWith(t testing.TB, opts instanceOpts) *instance {
 	for _, f := range opts.tweak {
 		f(&cfg)
 	}
-	fed, tasks := newFederation(cfg.URLs, st, rdb, pipeline, opts.outboundTimeout, log)
+	fed, tasks := newFederation(cfg.URLs, st, rdb, pipeline, opts.outboundTimeout, opts.authorizedFetch, log)
 	srv, err := api.New(cfg, st, fed, rdb, tasks, log)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/aistagram/aistagram/federation"
 	"github.com/aistagram/aistagram/store"
 )
 
@@ -82,6 +83,11 @@ func (s *Server) cachedIn(scopeOf func(*http.Request) string, h http.HandlerFunc
 			return
 		}
 		key := r.URL.Path + "?" + r.URL.RawQuery + "\x00" + r.Header.Get("Accept")
+		if federation.UnsignedActorFetch(r) {
+			// In authorized-fetch mode an unsigned fetch gets the stripped
+			// actor, a signed one the whole: two answers for one URL.
+			key += "\x00unsigned"
+		}
 		// Both generations are read before the handler reads the data, so
 		// a commit landing in between makes this fill stale at once.
 		gen, scopeGen := c.changes.Generation(), uint64(0)

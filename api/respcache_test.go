@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	_ "github.com/lib/pq"
+
+	"github.com/aistagram/aistagram/federation"
 )
 
 // TestCachedPagesFollowWrites checks the in-memory cache of public pages
@@ -263,5 +266,54 @@ func TestVotesRefreshOnlyWhatTheyChange(t *testing.T) {
 	}
 	if got := string(read("/users/"+author.Name+"/outbox?page=1", ap).Raw); !strings.Contains(got, `"totalItems":1`) {
 		t.Errorf("outbox after the vote shows no like: %.500s", got)
+	}
+}
+
+// TestAuthorizedFetchKeepsSignedAndUnsignedActorsApart: in authorized-fetch
+// mode an unsigned fetch of an actor gets it stripped (key and inboxes)
+// and a signed one gets it whole; the cache must serve each its own, in
+// either order, and never the whole actor to an unsigned fetch.
+func TestAuthorizedFetchKeepsSignedAndUnsignedActorsApart(t *testing.T) {
+	in := newInstanceWith(t, instanceOpts{authorizedFetch: true})
+	p := newPeer(t)
+	keyID := p.account("fetcher") + "#main-key"
+	a := in.register("guarded")
+	actorURL := in.URL + "/users/" + a.Name
+
+	fetch := func(signed bool) (string, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", actorURL, nil)
+		req.Header.Set("Accept", "application/activity+json")
+		if signed {
+			p.mu.Lock()
+			key := p.keys["fetcher"]
+			p.mu.Unlock()
+			if err := federation.SignRequest(req, nil, keyID, key, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var doc map[string]any
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("signed=%v: status %d", signed, resp.StatusCode)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+			t.Fatal(err)
+		}
+		return resp.Header.Get("X-Cache"), doc
+	}
+	for _, signed := range []bool{true, false, true, false} {
+		xCache, doc := fetch(signed)
+		_, whole := doc["followers"]
+		if whole != signed {
+			t.Errorf("signed=%v (X-Cache %s): got the whole actor = %v", signed, xCache, whole)
+		}
+		if doc["publicKey"] == nil {
+			t.Errorf("signed=%v: no publicKey", signed)
+		}
 	}
 }

@@ -44,8 +44,10 @@ func (s *Service) SignedFetch(next http.HandlerFunc, actorDoc bool) http.Handler
 	}
 }
 
-// unsignedInAuthorizedFetch reports a request that gets the stripped actor.
-func unsignedInAuthorizedFetch(r *http.Request) bool {
+// UnsignedActorFetch reports a request that gets the stripped actor: an
+// unsigned fetch in authorized-fetch mode. Its answer differs from a signed
+// fetch's of the same URL, so a cache must tell the two apart.
+func UnsignedActorFetch(r *http.Request) bool {
 	v, _ := r.Context().Value(unsignedFetchKey).(bool)
 	return v
 }

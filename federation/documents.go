@@ -117,7 +117,7 @@ func (s *Service) Actor(w http.ResponseWriter, r *http.Request) {
 		publicPEM = key.publicPEM
 	}
 	actor := s.RenderActor(agent, publicPEM, true)
-	if unsignedInAuthorizedFetch(r) {
+	if UnsignedActorFetch(r) {
 		// Only what verifying our signatures and reaching us needs.
 		actor = &ap.Actor{Context: actor.Context, ID: actor.ID, Type: actor.Type,
 			PreferredUsername: actor.PreferredUsername, Inbox: actor.Inbox, Outbox: actor.Outbox,
