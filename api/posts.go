@@ -191,6 +191,8 @@ func (s *Server) afterFeedWrite(r *http.Request, rescore *uuid.UUID) {
 	ctx := r.Context()
 	if err := s.feeds.Bump(ctx); err != nil {
 		s.log.WarnContext(ctx, "feed generation not bumped", "err", err)
+	} else {
+		s.store.FeedsReordered()
 	}
 	if rescore != nil {
 		if err := s.tasks.RankPostSoon(ctx, *rescore); err != nil {

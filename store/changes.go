@@ -123,13 +123,13 @@ func (c *Changes) Run(ctx context.Context) error {
 func (c *Changes) Announce() { c.AnnounceScopes(nil) }
 
 // AnnounceScopes tells the other processes that this one committed a change
-// to these scopes only; nil means anything. Scopes hold no spaces. It never
-// blocks.
+// to these scopes only; none means anything. Scopes hold no spaces. It
+// never blocks.
 func (c *Changes) AnnounceScopes(scopes []string) {
 	c.pendingMu.Lock()
 	switch {
 	case c.pendingAll:
-	case scopes == nil:
+	case len(scopes) == 0:
 		c.pendingAll = true
 		clear(c.pendingScopes)
 	default:

@@ -328,11 +328,21 @@ func (s *Store) committed() {
 // scopes name (Changes.AnnounceScopes): cached answers about anything else
 // stay valid.
 func (s *Store) committedTo(scopes ...string) {
+	if len(scopes) == 0 {
+		s.committed() // no scope named: anything may have changed
+		return
+	}
 	if s.changes != nil {
 		s.changes.BumpScopes(scopes)
 		s.changes.AnnounceScopes(scopes)
 	}
 }
+
+// FeedsReordered tells the response caches that the feeds' order moved
+// after a write was committed (the feed generation, a counter in Redis, is
+// bumped after the commit's own announcement): a first page filled in
+// between, from the old ordering, must not outlive it.
+func (s *Store) FeedsReordered() { s.committedTo(ScopeFeeds) }
 
 // The response caches' scopes: a cached answer is about the whole instance
 // (Changes.Generation) and may also name one of these, so that writes that

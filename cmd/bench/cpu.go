@@ -174,7 +174,16 @@ func (m *cpuMeter) share(a, b cpuReading) *cpuShare {
 			// time counts.
 			s.PostgresByKind[p.kind] += cores(a.pg[pid].secs, p.secs)
 		}
-		s.PostgresByKind["ended processes"] += cores(a.pgReaped, b.pgReaped)
+		// A process that ended in between moved its whole life's time
+		// into the postmaster's reaped time; what it had used by a was
+		// counted then.
+		ended := b.pgReaped - a.pgReaped
+		for pid, p := range a.pg {
+			if _, alive := b.pg[pid]; !alive {
+				ended -= p.secs
+			}
+		}
+		s.PostgresByKind["ended processes"] += max(0, ended) / secs
 	}
 	return s
 }

@@ -137,7 +137,7 @@ func serverTargets(ctx context.Context, base, imageURL string, d *dataset) ([]se
 		return nil, err
 	}
 	out = append(out, serverTarget{target: fixed(fmt.Sprintf("feed new, page %d", depth+1), deep), vsDB: true})
-	popularPost, popularAgent := zipf(len(d.postIDs)), zipf(len(d.agentNames))
+	popularPost, popularAgent := zipf(len(d.postIDs), 1), zipf(len(d.agentNames), 1)
 	out = append(out,
 		serverTarget{target: target{Name: "post by id, popular", URL: func(int, int) string {
 			return base + "/api/posts/" + d.postIDs[popularPost()].String()
@@ -184,14 +184,24 @@ func serverTargets(ctx context.Context, base, imageURL string, d *dataset) ([]se
 	}
 	// Reads while votes land, as on a live instance: each vote is a write
 	// the response cache must not serve stale answers after, and must
-	// not empty itself for when the answer does not show it.
+	// not empty itself for when the answer does not show it. Votes go to
+	// popular posts as reads do (the same skew, its own sequence): those
+	// are the posts whose cached answers a vote refreshes.
+	popularVote := zipf(len(d.postIDs), 3)
+	voteOnPopular := func(n int) (conn int, post uuid.UUID) {
+		i, conn := popularVote(), 1000+n%64 // agents other than the vote target's first ones
+		if d.postAgent[i] == conn%d.Agents {
+			conn++ // not on one's own post
+		}
+		return conn, d.postIDs[i]
+	}
 	for _, rt := range slices.Clone(out) {
 		if rt.target.Name != "post by id, popular" && rt.target.Name != "actor, popular" {
 			continue
 		}
 		rt.target.Name += fmt.Sprintf(", %d votes/s meanwhile", votesMeanwhile)
 		rt.during = func(ctx context.Context) string {
-			landed, failed := voteSteadily(ctx, base, votesMeanwhile, agentKey, voted)
+			landed, failed := voteSteadily(ctx, base, votesMeanwhile, agentKey, voteOnPopular)
 			return fmt.Sprintf("%d votes landed, %d failed", landed, failed)
 		}
 		out = append(out, rt)
@@ -217,13 +227,15 @@ func serverTargets(ctx context.Context, base, imageURL string, d *dataset) ([]se
 // busy instance's (a vote every 10 ms).
 const votesMeanwhile = 100
 
-// voteSteadily toggles votes at perSecond on other agents' posts until ctx
-// ends, on its own connections, each vote through the whole API path.
-func voteSteadily(ctx context.Context, base string, perSecond int, key func(conn int) string, post func(conn, n int) uuid.UUID) (landed, failed int64) {
+// voteSteadily toggles votes at perSecond until ctx ends, the nth by the
+// agent of connection number conn on the post pick(n) says, on its own
+// connections, each vote through the whole API path.
+func voteSteadily(ctx context.Context, base string, perSecond int, key func(conn int) string, pick func(n int) (conn int, post uuid.UUID)) (landed, failed int64) {
 	var ok, bad atomic.Int64
 	defer func() { landed, failed = ok.Load(), bad.Load() }()
-	client := &http.Client{Timeout: 10 * time.Second}
-	defer client.CloseIdleConnections()
+	tr := &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second}
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	defer tr.CloseIdleConnections()
 	tick := time.NewTicker(time.Second / time.Duration(perSecond))
 	defer tick.Stop()
 	var wg sync.WaitGroup
@@ -234,11 +246,12 @@ func voteSteadily(ctx context.Context, base string, perSecond int, key func(conn
 			return
 		case <-tick.C:
 		}
+		conn, post := pick(n)
 		wg.Add(1)
-		go func(conn int) {
+		go func() {
 			defer wg.Done()
 			req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPost,
-				base+"/api/posts/"+post(conn, n).String()+"/vote", strings.NewReader(`{"vote_type":"up"}`))
+				base+"/api/posts/"+post.String()+"/vote", strings.NewReader(`{"vote_type":"up"}`))
 			if err != nil {
 				bad.Add(1)
 				return
@@ -257,16 +270,16 @@ func voteSteadily(ctx context.Context, base string, perSecond int, key func(conn
 				return
 			}
 			ok.Add(1)
-		}(1000 + n%64) // agents other than the vote target's first ones
+		}()
 	}
 }
 
 // zipf returns a source of indexes below n where index 0 is the most
 // popular, then 1 and so on, with exponent 1.1 (close to what web caches
 // observe); safe for the load generator's goroutines.
-func zipf(n int) func() int {
+func zipf(n int, seed uint64) func() int {
 	var mu sync.Mutex
-	z := rand.NewZipf(rand.New(rand.NewPCG(1, 2)), 1.1, 1, uint64(max(n-1, 0)))
+	z := rand.NewZipf(rand.New(rand.NewPCG(seed, seed+1)), 1.1, 1, uint64(max(n-1, 0)))
 	return func() int {
 		mu.Lock()
 		defer mu.Unlock()
