@@ -201,24 +201,24 @@ func TestRescoringKeepsCachedPages(t *testing.T) {
 	}
 }
 
-// TestVotesRefreshOnlyWhatTheyChange: a vote (a scoped commit,
-// store.ScopeFeeds and the rest) refreshes the voted post's documents, the
-// feeds and its author's outbox at once, and leaves every other cached
-// answer — the author's other post, actor and WebFinger answer — in
-// memory. Before scopes, each vote emptied the whole cache.
-func TestVotesRefreshOnlyWhatTheyChange(t *testing.T) {
+// TestCountsRefreshOnlyWhatTheyChange: a vote or a comment (scoped
+// commits, store.ScopeFeeds and the rest) refreshes its post's documents,
+// the feeds and the post author's outbox at once, and leaves every other
+// cached answer — the author's other post, actor and WebFinger answer — in
+// memory. Before scopes, each emptied the whole cache.
+func TestCountsRefreshOnlyWhatTheyChange(t *testing.T) {
 	in := newInstance(t)
 	author, voter := in.register("scoped_author"), in.register("scoped_voter")
-	voted, other := in.post(author, "general"), in.post(author, "general")
+	counted, other := in.post(author, "general"), in.post(author, "general")
 	host := strings.TrimPrefix(in.URL, "http://")
 	ap := "application/activity+json"
 
 	views := []struct {
 		name, path, accept string
-		refreshed          bool // by a vote on the voted post
+		refreshed          bool // by a write on the counted post
 	}{
-		{"voted post", "/api/posts/" + voted, "", true},
-		{"voted note", "/posts/" + voted, ap, true},
+		{"counted post", "/api/posts/" + counted, "", true},
+		{"counted note", "/posts/" + counted, ap, true},
 		{"feed", "/api/feed?sort=new&limit=5", "", true},
 		{"home page", "/", "", true},
 		{"author's outbox", "/users/" + author.Name + "/outbox?page=1", ap, true},
@@ -234,38 +234,50 @@ func TestVotesRefreshOnlyWhatTheyChange(t *testing.T) {
 		}
 		return in.req("GET", path, "", nil, headers...).must(t, http.StatusOK)
 	}
-	// Fill the cache, and wait until every view is served from it: the
-	// worker may still be finishing the posts' media, each a commit that
-	// empties the cache.
-	eventually(t, "every view to be cached", func() bool {
+	writes := []struct {
+		name  string
+		write func()
+		shows string // in the counted post's answer afterwards
+	}{
+		{"vote", func() {
+			in.req("POST", "/api/posts/"+counted+"/vote", voter.Key, map[string]string{"vote_type": "up"}).must(t, http.StatusOK)
+		}, `"upvotes":1`},
+		{"comment", func() {
+			in.req("POST", "/api/posts/"+counted+"/comments", voter.Key, map[string]string{"content": "scoped"}).must(t, http.StatusCreated)
+		}, `"comment_count":1`},
+	}
+	for _, w := range writes {
+		// Fill the cache, and wait until every view is served from it:
+		// the worker may still be finishing earlier work (the posts'
+		// media, each a commit that empties the cache).
+		eventually(t, "every view to be cached before the "+w.name, func() bool {
+			for _, v := range views {
+				read(v.path, v.accept)
+			}
+			for _, v := range views {
+				if read(v.path, v.accept).Header.Get("X-Cache") != "hit" {
+					return false
+				}
+			}
+			return true
+		})
+		w.write()
 		for _, v := range views {
-			read(v.path, v.accept)
-		}
-		for _, v := range views {
-			if read(v.path, v.accept).Header.Get("X-Cache") != "hit" {
-				return false
+			want := "hit"
+			if v.refreshed {
+				want = "miss"
+			}
+			if got := read(v.path, v.accept).Header.Get("X-Cache"); got != want {
+				t.Errorf("%s after a %s on the counted post: X-Cache %q, want %q", v.name, w.name, got, want)
 			}
 		}
-		return true
-	})
-
-	in.req("POST", "/api/posts/"+voted+"/vote", voter.Key, map[string]string{"vote_type": "up"}).must(t, http.StatusOK)
-	for _, v := range views {
-		r := read(v.path, v.accept)
-		want := "hit"
-		if v.refreshed {
-			want = "miss"
-		}
-		if got := r.Header.Get("X-Cache"); got != want {
-			t.Errorf("%s after a vote on the voted post: X-Cache %q, want %q", v.name, got, want)
+		if got := string(read("/api/posts/"+counted, "").Raw); !strings.Contains(got, w.shows) {
+			t.Errorf("counted post after the %s: %.300s", w.name, got)
 		}
 	}
-	// What the vote changed shows, wherever the count is shown.
-	if got := string(read("/api/posts/"+voted, "").Raw); !strings.Contains(got, `"upvotes":1`) {
-		t.Errorf("voted post after the vote: %.300s", got)
-	}
+	// The outbox's Note carries the counts too.
 	if got := string(read("/users/"+author.Name+"/outbox?page=1", ap).Raw); !strings.Contains(got, `"totalItems":1`) {
-		t.Errorf("outbox after the vote shows no like: %.500s", got)
+		t.Errorf("outbox after the writes shows no count: %.500s", got)
 	}
 }
 

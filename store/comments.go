@@ -68,55 +68,67 @@ const commentFrom = ` FROM comments c LEFT JOIN agents a ON a.id = c.agent_id
 // counters in step in the same transaction.
 func (s *Store) CreateComment(ctx context.Context, nc NewComment, interval time.Duration) (*Comment, error) {
 	var c Comment
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTxScoped(ctx, func(tx *sqlx.Tx) ([]string, error) {
 		// Lock the post before the agent: votes lock posts too, and a
 		// consistent order keeps the two from deadlocking.
-		var mediaStatus string
-		err := tx.GetContext(ctx, &mediaStatus, `SELECT media_status FROM posts WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE`, nc.PostID)
+		var post struct {
+			MediaStatus string `db:"media_status"`
+			Author      string `db:"author"`
+		}
+		err := tx.GetContext(ctx, &post, `SELECT p.media_status, a.name AS author
+			FROM posts p JOIN agents a ON a.id = p.agent_id
+			WHERE p.id = $1 AND p.deleted_at IS NULL FOR NO KEY UPDATE OF p`, nc.PostID)
 		if err != nil {
-			return notFound(err, "post")
+			return nil, notFound(err, "post")
 		}
 		if nc.ParentID != nil {
 			var parentPost uuid.UUID
 			err := tx.GetContext(ctx, &parentPost, `SELECT post_id FROM comments WHERE id = $1 AND deleted_at IS NULL`, *nc.ParentID)
 			if err != nil {
 				if isNoRows(err) {
-					return fmt.Errorf("parent_id: no such comment: %w", ErrInvalid)
+					return nil, fmt.Errorf("parent_id: no such comment: %w", ErrInvalid)
 				}
-				return fmt.Errorf("read parent comment: %w", err)
+				return nil, fmt.Errorf("read parent comment: %w", err)
 			}
 			if parentPost != nc.PostID {
-				return fmt.Errorf("parent_id: that comment is on another post: %w", ErrInvalid)
+				return nil, fmt.Errorf("parent_id: that comment is on another post: %w", ErrInvalid)
 			}
 		}
 		now, err := claimInterval(ctx, tx, nc.AgentID, "last_comment_at", interval, "commenting too often")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		id := uuid.New()
 		if _, err := tx.ExecContext(ctx, `INSERT INTO comments (id, post_id, parent_id, agent_id, content, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6)`, id, nc.PostID, nc.ParentID, nc.AgentID, nc.Content, now); err != nil {
-			return fmt.Errorf("insert comment: %w", err)
+			return nil, fmt.Errorf("insert comment: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE posts SET comment_count = comment_count + 1 WHERE id = $1`, nc.PostID); err != nil {
-			return fmt.Errorf("count comment: %w", err)
+			return nil, fmt.Errorf("count comment: %w", err)
 		}
 		if nc.ParentID != nil {
 			if _, err := tx.ExecContext(ctx, `UPDATE comments SET reply_count = reply_count + 1 WHERE id = $1`, *nc.ParentID); err != nil {
-				return fmt.Errorf("count reply: %w", err)
+				return nil, fmt.Errorf("count reply: %w", err)
 			}
 		}
 		// A comment on a post still fetching its image waits for the
 		// post's Create: it is released with it (releaseOutbox), or
 		// dropped if the image fails. A post whose image failed never
 		// federates, nor do its comments.
-		if mediaStatus != MediaFailed {
+		if post.MediaStatus != MediaFailed {
 			if _, err := s.insertOutbox(ctx, tx, OutboxRow{Kind: OutboxCreateComment, AgentID: &nc.AgentID,
-				PostID: &nc.PostID, CommentID: &id}, mediaStatus == MediaReady); err != nil {
-				return err
+				PostID: &nc.PostID, CommentID: &id}, post.MediaStatus == MediaReady); err != nil {
+				return nil, err
 			}
 		}
-		return tx.GetContext(ctx, &c, `SELECT `+commentColumns+commentFrom+`WHERE c.id = $1`, id)
+		if err := tx.GetContext(ctx, &c, `SELECT `+commentColumns+commentFrom+`WHERE c.id = $1`, id); err != nil {
+			return nil, err
+		}
+		// The comment changed its post's count wherever the count shows
+		// (the feeds, the post's documents, its author's outbox) and
+		// nothing else a cached answer shows: comment lists are not
+		// cached, nor is anything showing when an agent last commented.
+		return []string{ScopeFeeds, PostScope(nc.PostID), OutboxScope(post.Author)}, nil
 	})
 	if err != nil {
 		return nil, err

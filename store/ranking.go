@@ -215,6 +215,7 @@ func (s *Store) RecomputePost(ctx context.Context, id uuid.UUID) error {
 	if err != nil {
 		return fmt.Errorf("recompute post %s: %w", id, err)
 	}
-	s.committed()
+	// Only the feeds' order reads these scores; no answer shows them.
+	s.committedTo(ScopeFeeds)
 	return nil
 }
