@@ -42,9 +42,9 @@ import (
 // "post:ID", "outbox:NAME". It then starts a new generation of those scopes
 // only, and a cached answer that depends on the whole instance's generation
 // and on one scope stays valid through commits that touched other scopes.
-// Votes are most of an instance's writes, and each emptied every cached
-// actor, WebFinger answer and post of the instance; now a vote refreshes the
-// feeds, its post and its author's outbox. Any commit that names no scope
+// Votes and comments are most of an instance's writes, and each emptied
+// every cached actor, WebFinger answer and post of the instance; now each
+// refreshes the feeds, its post and the post author's outbox. Any commit that names no scope
 // (most of them) starts a new generation of everything, as before.
 type Changes struct {
 	dsn string
