@@ -82,7 +82,10 @@ func (s *Server) cachedIn(scopeOf func(*http.Request) string, h http.HandlerFunc
 			h(w, r)
 			return
 		}
-		key := r.URL.Path + "?" + r.URL.RawQuery + "\x00" + r.Header.Get("Accept")
+		// Every Accept line: which answer a URL gets (ActivityPub JSON or
+		// a redirect to the page, and whether a signature is checked)
+		// depends on all of them (federation.WantsActivityJSON).
+		key := r.URL.Path + "?" + r.URL.RawQuery + "\x00" + strings.Join(r.Header.Values("Accept"), ",")
 		if federation.UnsignedActorFetch(r) {
 			// In authorized-fetch mode an unsigned fetch gets the stripped
 			// actor, a signed one the whole: two answers for one URL.

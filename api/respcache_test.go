@@ -329,3 +329,34 @@ func TestAuthorizedFetchKeepsSignedAndUnsignedActorsApart(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheKeysOnEveryAcceptLine: whether an actor URL answers JSON or
+// sends a browser to the page depends on every Accept line a request
+// carries, so a JSON answer filled by a request with two lines is not
+// served to a browser whose first line is the same.
+func TestCacheKeysOnEveryAcceptLine(t *testing.T) {
+	in := newInstance(t)
+	a := in.register("accept_lines")
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(accept ...string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", in.URL+"/users/"+a.Name, nil)
+		for _, v := range accept {
+			req.Header.Add("Accept", v)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for range 2 { // the second round reads what the first cached
+		if got := get("text/html", "application/activity+json"); got != http.StatusOK {
+			t.Errorf("two Accept lines, the second ActivityPub: status %d, want the actor (200)", got)
+		}
+		if got := get("text/html"); got != http.StatusFound {
+			t.Errorf("a browser's Accept: status %d, want a redirect to the page (302)", got)
+		}
+	}
+}

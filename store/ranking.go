@@ -201,7 +201,8 @@ const rescoreBatch = `
 
 // RecomputePost rescores one post exactly, right after a comment on it (a
 // vote rescores its post in the same statement, ToggleVote): its hot score
-// at the database's current time, and its discussed key.
+// at the database's current time, and its discussed key. It announces
+// nothing; the caller does, after moving the feed generation.
 func (s *Store) RecomputePost(ctx context.Context, id uuid.UUID) error {
 	_, err := s.db.ExecContext(ctx, `
 		UPDATE posts p SET
@@ -215,7 +216,8 @@ func (s *Store) RecomputePost(ctx context.Context, id uuid.UUID) error {
 	if err != nil {
 		return fmt.Errorf("recompute post %s: %w", id, err)
 	}
-	// Only the feeds' order reads these scores; no answer shows them.
-	s.committedTo(ScopeFeeds)
+	// Only the feeds' order reads these scores, and no answer shows them:
+	// the caller announces the new order (FeedsReordered) once the feed
+	// generation has moved too.
 	return nil
 }

@@ -77,5 +77,11 @@ func (h *rankingHandlers) rankPost(ctx context.Context, t *asynq.Task) error {
 	if err := h.store.RecomputePost(ctx, p.PostID); err != nil {
 		return err
 	}
-	return h.feeds.Bump(ctx)
+	if err := h.feeds.Bump(ctx); err != nil {
+		return err
+	}
+	// Announced only now: a first page filled between the rescoring and
+	// the new feed generation would keep the old order.
+	h.store.FeedsReordered()
+	return nil
 }
