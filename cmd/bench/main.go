@@ -145,6 +145,9 @@ func run(ctx context.Context, c config) (err error) {
 		return err
 	}
 	defer pool.Close()
+	if err := pool.QueryRowContext(ctx, `SHOW shared_buffers`).Scan(&rep.SharedBuffers); err != nil {
+		return fmt.Errorf("read shared_buffers: %w", err)
+	}
 	meter := newCPUMeter(ctx, pool, c.RedisURL, srv.PID())
 	page, err := get(ctx, srv.URL+"/api/feed?sort=new&limit=20", nil)
 	if err != nil {

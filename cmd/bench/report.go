@@ -20,10 +20,13 @@ type report struct {
 	WarmupS float64 `json:"warmup_s"`
 	CPUs    int     `json:"cpus"`
 
-	Dataset              *dataset `json:"dataset"`
-	SeedSeconds          float64  `json:"seed_s"`
-	RankingAllSeconds    float64  `json:"ranking_all_posts_s"` // cold pass, see recompute
-	RankingWindowSeconds float64  `json:"ranking_window_s"`    // steady state, see recompute
+	Dataset     *dataset `json:"dataset"`
+	SeedSeconds float64  `json:"seed_s"`
+	// SharedBuffers is the PostgreSQL setting the run had: figures that
+	// read at random through the dataset depend on it.
+	SharedBuffers        string  `json:"postgres_shared_buffers"`
+	RankingAllSeconds    float64 `json:"ranking_all_posts_s"` // cold pass, see recompute
+	RankingWindowSeconds float64 `json:"ranking_window_s"`    // steady state, see recompute
 
 	Ceilings struct {
 		BodyBytes int    `json:"http_body_bytes"`
@@ -85,8 +88,8 @@ func (r *report) markdown() string {
 		"Ranking recompute: cold pass over all posts %.2f s; the worker's per-minute run %.2f s "+
 		"(steady state: the slowest of %d simulated minutes after it).\n", r.Scale,
 		d.Agents, d.Posts, d.Votes, d.Comments, r.SeedSeconds, r.RankingAllSeconds, r.RankingWindowSeconds, steadyMinutes)
-	fmt.Fprintf(&b, "Load: %d connections × %g s per target, each read target after %g s of the same load unmeasured (steady state, not a cold start), %d CPUs (load generator included).\n\n",
-		r.Conns, r.DurationS, r.WarmupS, r.CPUs)
+	fmt.Fprintf(&b, "Load: %d connections × %g s per target, each read target after %g s of the same load unmeasured (steady state, not a cold start), %d CPUs (load generator included); PostgreSQL shared_buffers %s.\n\n",
+		r.Conns, r.DurationS, r.WarmupS, r.CPUs, r.SharedBuffers)
 	fmt.Fprintf(&b, "Ceilings: HTTP %.0f req/s (%d-byte body, p99 %.2f ms; %.0f req/s when served inside the load generator's process, which no server can be), "+
 		"database %.0f req/s (%d conns, p99 %.2f ms), "+
 		"writes %.0f TPS (pgbench TPC-B-like, %d clients, fsync on), RSA-2048 %.0f signs/s, %.0f verifies/s. "+
