@@ -175,6 +175,12 @@ func (c *responseCache) evict() {
 func (e *cachedResponse) write(w http.ResponseWriter, xCache string) {
 	h := w.Header()
 	for k, v := range e.header {
+		if k == "Vary" {
+			// Handlers around the cache say what they vary on too
+			// (SignedFetch: Signature); both lists go out.
+			h[k] = append(h[k], v...)
+			continue
+		}
 		h[k] = append([]string(nil), v...) // later middleware may append
 	}
 	h.Set("Content-Length", strconv.Itoa(len(e.body)))

@@ -313,10 +313,31 @@ func TestAuthorizedFetchKeepsSignedAndUnsignedActorsApart(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("signed=%v: status %d", signed, resp.StatusCode)
 		}
+		// Shared caches in front must know the answer depends on the
+		// signature, whether this one came from memory or not.
+		if vary := strings.Join(resp.Header.Values("Vary"), ","); !strings.Contains(vary, "Signature") {
+			t.Errorf("signed=%v (X-Cache %s): Vary %q lacks Signature", signed, resp.Header.Get("X-Cache"), vary)
+		}
 		if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
 			t.Fatal(err)
 		}
 		return resp.Header.Get("X-Cache"), doc
+	}
+	// An unknown actor: a 404 the cache keeps, whose handler says it
+	// varies on Accept; SignedFetch's Signature must go out beside it.
+	for range 2 {
+		req, _ := http.NewRequest("GET", in.URL+"/users/nobody_here", nil)
+		req.Header.Set("Accept", "application/activity+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		vary := strings.Join(resp.Header.Values("Vary"), ",")
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(vary, "Signature") || !strings.Contains(vary, "Accept") {
+			t.Errorf("unknown actor (X-Cache %s): status %d, Vary %q; want 404 varying on Signature and Accept",
+				resp.Header.Get("X-Cache"), resp.StatusCode, vary)
+		}
 	}
 	for _, signed := range []bool{true, false, true, false} {
 		xCache, doc := fetch(signed)
