@@ -75,7 +75,25 @@ func (s *Server) cached(h http.HandlerFunc) http.HandlerFunc { return s.cachedIn
 // cachedIn is cached for answers that also depend on the scope scopeOf
 // names for the request ("" for none).
 func (s *Server) cachedIn(scopeOf func(*http.Request) string, h http.HandlerFunc) http.HandlerFunc {
-	c := s.respCache
+	return s.cachedAs(cacheSpec{scopeOf: scopeOf}, h)
+}
+
+// cachedByPath is cachedIn for handlers that read no query parameter (actor
+// and Note documents): the query string is left out of the key, or
+// ?anything would make as many entries as anyone asked for and push the
+// popular ones out.
+func (s *Server) cachedByPath(scopeOf func(*http.Request) string, h http.HandlerFunc) http.HandlerFunc {
+	return s.cachedAs(cacheSpec{scopeOf: scopeOf, pathOnly: true}, h)
+}
+
+// cacheSpec says how a route's answers are cached.
+type cacheSpec struct {
+	scopeOf  func(*http.Request) string
+	pathOnly bool
+}
+
+func (s *Server) cachedAs(spec cacheSpec, h http.HandlerFunc) http.HandlerFunc {
+	c, scopeOf := s.respCache, spec.scopeOf
 	return func(w http.ResponseWriter, r *http.Request) {
 		if c == nil || !c.changes.Live() || r.Method != http.MethodGet ||
 			r.Header.Get("Authorization") != "" || r.URL.Query().Has("cursor") {
@@ -85,7 +103,11 @@ func (s *Server) cachedIn(scopeOf func(*http.Request) string, h http.HandlerFunc
 		// Every Accept line: which answer a URL gets (ActivityPub JSON or
 		// a redirect to the page, and whether a signature is checked)
 		// depends on all of them (federation.WantsActivityJSON).
-		key := r.URL.Path + "?" + r.URL.RawQuery + "\x00" + strings.Join(r.Header.Values("Accept"), ",")
+		key := r.URL.Path
+		if !spec.pathOnly {
+			key += "?" + r.URL.RawQuery
+		}
+		key += "\x00" + strings.Join(r.Header.Values("Accept"), ",")
 		if federation.UnsignedActorFetch(r) {
 			// In authorized-fetch mode an unsigned fetch gets the stripped
 			// actor, a signed one the whole: two answers for one URL.

@@ -381,3 +381,32 @@ func TestCacheKeysOnEveryAcceptLine(t *testing.T) {
 		}
 	}
 }
+
+// TestActorAndNoteIgnoreQueryStrings: the actor and Note handlers read no
+// query parameter, so a query string makes no new cache entry (each one
+// did, and anyone could fill the cache with ?1, ?2... and push the popular
+// entries out), while the API's post keeps keying on it.
+func TestActorAndNoteIgnoreQueryStrings(t *testing.T) {
+	in := newInstance(t)
+	a := in.register("query_strings")
+	postID := in.post(a, "general")
+	ap := []string{"Accept", "application/activity+json"}
+	cases := []struct {
+		name, path string
+		headers    []string
+		want       string // X-Cache of the second read, with another query
+	}{
+		{"actor", "/users/" + a.Name, ap, "hit"},
+		{"note", "/posts/" + postID, ap, "hit"},
+		{"api post", "/api/posts/" + postID, nil, "miss"},
+	}
+	for _, c := range cases {
+		eventually(t, c.name+" to be cached", func() bool {
+			in.req("GET", c.path+"?q=1", "", nil, c.headers...).must(t, http.StatusOK)
+			return in.req("GET", c.path+"?q=1", "", nil, c.headers...).must(t, http.StatusOK).Header.Get("X-Cache") == "hit"
+		})
+		if got := in.req("GET", c.path+"?q=2", "", nil, c.headers...).must(t, http.StatusOK).Header.Get("X-Cache"); got != c.want {
+			t.Errorf("%s with another query string: X-Cache %q, want %q", c.name, got, c.want)
+		}
+	}
+}

@@ -77,8 +77,8 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/actor", s.fed.InstanceActor).Methods(get...)
 	// Documents read by every server that meets an agent or post are kept
 	// in memory (respcache.go) after the signature check, when there is one.
-	actor := s.cached(s.fed.Actor)
-	note := s.cachedIn(postScope, s.fed.Note)
+	actor := s.cachedByPath(nil, s.fed.Actor)
+	note := s.cachedByPath(postScope, s.fed.Note)
 	r.HandleFunc("/users/{name}", s.fed.SignedFetch(actor, true)).Methods(get...)
 	r.HandleFunc("/users/{name}/outbox", s.fed.SignedFetch(s.cachedIn(outboxScope, s.fed.Outbox), false)).Methods(get...)
 	r.HandleFunc("/users/{name}/followers", s.fed.SignedFetch(s.fed.Followers, false)).Methods(get...)
