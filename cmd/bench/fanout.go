@@ -75,6 +75,9 @@ type fanoutResult struct {
 	// and Pending what it still had to deliver when the bench stopped.
 	Attempts int `json:"attempts"`
 	Pending  int `json:"pending"`
+	// PendingError is the most common last error of the deliveries still
+	// pending, and how many had it: why the server thinks they failed.
+	PendingError string `json:"pending_error,omitempty"`
 	// Error is what stopped the measurement, if anything did.
 	Error string `json:"error,omitempty"`
 }
@@ -250,6 +253,16 @@ wait:
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	if r.Pending > 0 {
+		var lastErr sql.NullString
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT d.last_error, count(*)
+			FROM outbox o JOIN deliveries d ON d.outbox_id = o.id
+			WHERE o.kind = 'create_post' AND o.post_id = $1 AND d.status = 'pending'
+			GROUP BY 1 ORDER BY 2 DESC LIMIT 1`, postID).Scan(&lastErr, &n); err == nil {
+			r.PendingError = fmt.Sprintf("%d with %q", n, lastErr.String)
+		}
 	}
 	s.fill(&r, note)
 	if !last.IsZero() {
@@ -567,6 +580,9 @@ func fanoutLines(b *strings.Builder, rs []fanoutResult) {
 	for _, r := range rs {
 		if r.Error != "" || r.FirstBad != "" {
 			fmt.Fprintf(b, "\n%s: error %q, first bad signature %q\n", r.Name, r.Error, r.FirstBad)
+		}
+		if r.PendingError != "" {
+			fmt.Fprintf(b, "\n%s: deliveries still pending when read, the most common last error: %s\n", r.Name, r.PendingError)
 		}
 	}
 	b.WriteString("\nTime to last runs from the POST of the post (its image uploaded before; fan-out included); deliveries/s is taken " +
