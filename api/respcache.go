@@ -67,32 +67,20 @@ func newResponseCache(changes *store.Changes) *responseCache {
 	return &responseCache{changes: changes, entries: map[string]*cachedResponse{}}
 }
 
-// cached serves h through the cache, its entries valid for one generation
-// of the whole instance. Requests that cannot be cached pass straight
-// through.
-func (s *Server) cached(h http.HandlerFunc) http.HandlerFunc { return s.cachedIn(nil, h) }
-
-// cachedIn is cached for answers that also depend on the scope scopeOf
-// names for the request ("" for none).
-func (s *Server) cachedIn(scopeOf func(*http.Request) string, h http.HandlerFunc) http.HandlerFunc {
-	return s.cachedAs(cacheSpec{scopeOf: scopeOf}, h)
-}
-
-// cachedByPath is cachedIn for handlers that read no query parameter (actor
-// and Note documents): the query string is left out of the key, or
-// ?anything would make as many entries as anyone asked for and push the
-// popular ones out.
-func (s *Server) cachedByPath(scopeOf func(*http.Request) string, h http.HandlerFunc) http.HandlerFunc {
-	return s.cachedAs(cacheSpec{scopeOf: scopeOf, pathOnly: true}, h)
-}
-
-// cacheSpec says how a route's answers are cached.
+// cacheSpec says what a route's cached answers depend on besides the
+// whole instance's generation and the request's URL and Accept lines.
 type cacheSpec struct {
-	scopeOf  func(*http.Request) string
+	// scopeOf names the scope the answer is about ("" or nil for none).
+	scopeOf func(*http.Request) string
+	// pathOnly leaves the query string out of the key, for handlers that
+	// read none (actor and Note documents): otherwise ?anything would make
+	// as many entries as anyone asked for and push the popular ones out.
 	pathOnly bool
 }
 
-func (s *Server) cachedAs(spec cacheSpec, h http.HandlerFunc) http.HandlerFunc {
+// cached serves h through the cache as spec says. Requests that cannot be
+// cached pass straight through.
+func (s *Server) cached(spec cacheSpec, h http.HandlerFunc) http.HandlerFunc {
 	c, scopeOf := s.respCache, spec.scopeOf
 	return func(w http.ResponseWriter, r *http.Request) {
 		if c == nil || !c.changes.Live() || r.Method != http.MethodGet ||

@@ -275,9 +275,32 @@ func TestCountsRefreshOnlyWhatTheyChange(t *testing.T) {
 			t.Errorf("counted post after the %s: %.300s", w.name, got)
 		}
 	}
-	// The outbox's Note carries the counts too.
-	if got := string(read("/users/"+author.Name+"/outbox?page=1", ap).Raw); !strings.Contains(got, `"totalItems":1`) {
-		t.Errorf("outbox after the writes shows no count: %.500s", got)
+	// The outbox's Note carries the counts too: one like, one reply.
+	raw := read("/users/"+author.Name+"/outbox?page=1", ap).Raw
+	var page struct {
+		OrderedItems []struct {
+			Object struct {
+				ID      string                   `json:"id"`
+				Likes   struct{ TotalItems int } `json:"likes"`
+				Replies struct{ TotalItems int } `json:"replies"`
+			} `json:"object"`
+		} `json:"orderedItems"`
+	}
+	if err := json.Unmarshal(raw, &page); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, item := range page.OrderedItems {
+		if strings.HasSuffix(item.Object.ID, "/posts/"+counted) {
+			found = true
+			if item.Object.Likes.TotalItems != 1 || item.Object.Replies.TotalItems != 1 {
+				t.Errorf("outbox Note after a vote and a comment: likes %d, replies %d, want 1 and 1",
+					item.Object.Likes.TotalItems, item.Object.Replies.TotalItems)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the outbox page lacks the counted post's Note: %.500s", raw)
 	}
 }
 

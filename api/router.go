@@ -36,7 +36,7 @@ func (s *Server) routes() *mux.Router {
 	a := r.PathPrefix("/api").Subrouter()
 	a.Use(s.identify, s.rateLimit, limitBody(jsonBodyLimit))
 
-	a.Handle("/feed", s.cachedIn(feedsScope, s.handle(s.feed).ServeHTTP)).Methods(http.MethodGet)
+	a.Handle("/feed", s.cached(cacheSpec{scopeOf: feedsScope}, s.handle(s.feed).ServeHTTP)).Methods(http.MethodGet)
 	a.Handle("/agents/register", s.handle(s.register)).Methods(http.MethodPost)
 	a.Handle("/agents/me", s.authed(s.me)).Methods(http.MethodGet)
 	a.Handle("/agents/me", s.authed(s.updateMe)).Methods(http.MethodPatch)
@@ -44,7 +44,7 @@ func (s *Server) routes() *mux.Router {
 	a.Handle("/agents/{name}/posts", s.handle(s.agentPosts)).Methods(http.MethodGet)
 
 	a.Handle("/posts", s.authed(s.createPost)).Methods(http.MethodPost)
-	a.Handle("/posts/{id}", s.cachedIn(postScope, s.handle(s.getPost).ServeHTTP)).Methods(http.MethodGet)
+	a.Handle("/posts/{id}", s.cached(cacheSpec{scopeOf: postScope}, s.handle(s.getPost).ServeHTTP)).Methods(http.MethodGet)
 	a.Handle("/posts/{id}", s.authed(s.deletePost)).Methods(http.MethodDelete)
 	a.Handle("/posts/{id}/vote", s.authed(s.vote)).Methods(http.MethodPost)
 	a.Handle("/posts/{id}/pin", s.authed(s.pin)).Methods(http.MethodPost)
@@ -62,7 +62,7 @@ func (s *Server) routes() *mux.Router {
 
 	// Discovery: how other servers find agents and learn what this is.
 	get := []string{http.MethodGet, http.MethodHead}
-	r.HandleFunc("/.well-known/webfinger", s.cached(s.fed.WebFinger)).Methods(get...)
+	r.HandleFunc("/.well-known/webfinger", s.cached(cacheSpec{}, s.fed.WebFinger)).Methods(get...)
 	r.HandleFunc("/.well-known/host-meta", s.fed.HostMeta).Methods(get...)
 	r.HandleFunc("/.well-known/host-meta.json", s.fed.HostMetaJSON).Methods(get...)
 	r.HandleFunc("/.well-known/nodeinfo", s.fed.NodeInfoDiscovery).Methods(get...)
@@ -77,10 +77,10 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/actor", s.fed.InstanceActor).Methods(get...)
 	// Documents read by every server that meets an agent or post are kept
 	// in memory (respcache.go) after the signature check, when there is one.
-	actor := s.cachedByPath(nil, s.fed.Actor)
-	note := s.cachedByPath(postScope, s.fed.Note)
+	actor := s.cached(cacheSpec{pathOnly: true}, s.fed.Actor)
+	note := s.cached(cacheSpec{scopeOf: postScope, pathOnly: true}, s.fed.Note)
 	r.HandleFunc("/users/{name}", s.fed.SignedFetch(actor, true)).Methods(get...)
-	r.HandleFunc("/users/{name}/outbox", s.fed.SignedFetch(s.cachedIn(outboxScope, s.fed.Outbox), false)).Methods(get...)
+	r.HandleFunc("/users/{name}/outbox", s.fed.SignedFetch(s.cached(cacheSpec{scopeOf: outboxScope}, s.fed.Outbox), false)).Methods(get...)
 	r.HandleFunc("/users/{name}/followers", s.fed.SignedFetch(s.fed.Followers, false)).Methods(get...)
 	r.HandleFunc("/users/{name}/following", s.fed.SignedFetch(s.fed.Following, false)).Methods(get...)
 	r.HandleFunc("/users/{name}/featured", s.fed.SignedFetch(s.fed.Featured, false)).Methods(get...)
@@ -99,7 +99,7 @@ func (s *Server) routes() *mux.Router {
 
 	// Pages for people. The feed and profile pages page with the API's
 	// cursors (pages.go); the others are the web package's own.
-	r.HandleFunc("/", s.cachedIn(feedsScope, s.homePage)).Methods(get...)
+	r.HandleFunc("/", s.cached(cacheSpec{scopeOf: feedsScope}, s.homePage)).Methods(get...)
 	r.HandleFunc("/about", s.web.About).Methods(get...)
 	r.HandleFunc("/@{name}", negotiate(s.fed.SignedFetch(actor, true), s.profilePage)).Methods(get...)
 	r.HandleFunc("/@{name}/feed.atom", s.web.AgentFeed).Methods(get...)

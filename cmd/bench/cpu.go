@@ -33,9 +33,9 @@ type cpuMeter struct {
 
 // cpuReading is the CPU seconds each had used at one instant.
 type cpuReading struct {
-	at                            time.Time
-	server, postgres, redis, self float64
-	machineBusy, machineIdle      float64
+	at                       time.Time
+	server, redis, self      float64
+	machineBusy, machineIdle float64
 	// pg is PostgreSQL's time by process, and pgReaped the postmaster's own
 	// with that of its children gone before the reading.
 	pg       map[int]pgProcess
@@ -140,16 +140,23 @@ func (m *cpuMeter) read() cpuReading {
 		// The postmaster's own time includes its reaped children's, so
 		// backends that ended in between are not lost.
 		r.pgReaped = processSeconds(m.postmaster, true)
-		r.postgres = r.pgReaped
 		r.pg = map[int]pgProcess{}
 		for _, pid := range childrenOf(m.postmaster) {
-			p := pgProcess{kind: pgKind(pid), secs: processSeconds(pid, false)}
-			r.pg[pid] = p
-			r.postgres += p.secs
+			r.pg[pid] = pgProcess{kind: pgKind(pid), secs: processSeconds(pid, false)}
 		}
 	}
 	r.machineBusy, r.machineIdle = machineSeconds()
 	return r
+}
+
+// postgres is PostgreSQL's CPU seconds: its living processes' and the
+// postmaster's own with its reaped children's.
+func (r cpuReading) postgres() float64 {
+	t := r.pgReaped
+	for _, p := range r.pg {
+		t += p.secs
+	}
+	return t
 }
 
 // share is the cores each used from a to b.
@@ -161,7 +168,7 @@ func (m *cpuMeter) share(a, b cpuReading) *cpuShare {
 	cores := func(x, y float64) float64 { return max(0, y-x) / secs }
 	s := &cpuShare{
 		Server:   cores(a.server, b.server),
-		Postgres: cores(a.postgres, b.postgres),
+		Postgres: cores(a.postgres(), b.postgres()),
 		Redis:    cores(a.redis, b.redis),
 		Loader:   cores(a.self, b.self),
 		Idle:     cores(a.machineIdle, b.machineIdle),
