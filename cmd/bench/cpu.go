@@ -29,6 +29,16 @@ const clockTicks = 100
 type cpuMeter struct {
 	server, postmaster, redis int // pids; 0 when not known
 	self                      int
+	// stmts, when PostgreSQL keeps statement statistics, says what its
+	// share of the cores was spent on.
+	stmts *statementStats
+}
+
+// loadAccount is where a load's time went: the cores by process, and
+// PostgreSQL's busiest statements.
+type loadAccount struct {
+	CPU        *cpuShare
+	Statements []statementShare
 }
 
 // cpuReading is the CPU seconds each had used at one instant.
@@ -96,7 +106,7 @@ func (s *cpuShare) Background() string {
 // db) and Redis's pid (INFO server) for the server at serverPID. A part it
 // cannot find is left out of the readings rather than failing the run.
 func newCPUMeter(ctx context.Context, db *sql.DB, redisURL string, serverPID int) *cpuMeter {
-	m := &cpuMeter{server: serverPID, self: os.Getpid()}
+	m := &cpuMeter{server: serverPID, self: os.Getpid(), stmts: newStatementStats(ctx, db)}
 	var backend int
 	if err := db.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&backend); err == nil {
 		if st, err := readStat(backend); err == nil {
@@ -128,6 +138,20 @@ func (m *cpuMeter) withServer(pid int) *cpuMeter {
 	c := *m
 	c.server = pid
 	return &c
+}
+
+// start takes a reading now and returns a function that accounts for the
+// time since. A nil meter measures nothing (tests load without one).
+func (m *cpuMeter) start(ctx context.Context) (stop func() loadAccount) {
+	if m == nil {
+		return func() loadAccount { return loadAccount{} }
+	}
+	statements := m.stmts.start(ctx)
+	a := m.read()
+	return func() loadAccount {
+		cpu := m.share(a, m.read())
+		return loadAccount{CPU: cpu, Statements: statements()}
+	}
 }
 
 // read takes a reading. A process that cannot be read counts zero.

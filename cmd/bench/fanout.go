@@ -61,8 +61,11 @@ type fanoutResult struct {
 	// before) to the last delivery; DeliverySeconds from the fan-out's
 	// commit to the last delivery, the window DeliveriesPerSec is taken
 	// over.
-	TimeToLastS      float64 `json:"time_to_last_s"`
-	DeliverySeconds  float64 `json:"delivery_s"`
+	TimeToLastS     float64 `json:"time_to_last_s"`
+	DeliverySeconds float64 `json:"delivery_s"`
+	// FirstAfterS is when the first delivery reached a sink, from the same
+	// start as DeliverySeconds: the ramp before signing is under way.
+	FirstAfterS      float64 `json:"first_after_s"`
 	DeliveriesPerSec float64 `json:"deliveries_per_s"`
 	// VsSign is DeliveriesPerSec over the run's RSA signing ceiling, and
 	// VsSignNear over SignsPerSecNear, the same ceiling measured again just
@@ -78,6 +81,10 @@ type fanoutResult struct {
 	// PendingError is the most common last error of the deliveries still
 	// pending, and how many had it: why the server thinks they failed.
 	PendingError string `json:"pending_error,omitempty"`
+	// CPU is where the machine's cores went from the POST to the last
+	// delivery (the sinks verifying are in the load generator's column).
+	CPU        *cpuShare        `json:"cpu,omitempty"`
+	Statements []statementShare `json:"statements,omitempty"`
 	// Error is what stopped the measurement, if anything did.
 	Error string `json:"error,omitempty"`
 }
@@ -97,7 +104,7 @@ func fanoutAgents(scale float64) (shared, distinct int) {
 // fan-out it spoiled, not returned: the figures measured before it are
 // worth writing. Run it after the read targets: the followers it seeds
 // would otherwise receive their posts too.
-func measureFanOut(ctx context.Context, db *sql.DB, base string, scale float64, prof *profiler, rep *report) {
+func measureFanOut(ctx context.Context, db *sql.DB, base string, scale float64, prof *profiler, meter *cpuMeter, rep *report) {
 	sharedAgent, distinctAgent := fanoutAgents(scale)
 	shared := fanoutPlan{
 		name:      "fan-out, shared inboxes",
@@ -122,7 +129,7 @@ func measureFanOut(ctx context.Context, db *sql.DB, base string, scale float64, 
 			logf("%s: signing ceiling: %v", p.name, err)
 		}
 		done := prof.capture(ctx, p.name)
-		r, err := p.run(ctx, db, base)
+		r, err := p.run(ctx, db, base, meter)
 		done()
 		if err != nil {
 			logf("%s: %v", p.name, err)
@@ -184,7 +191,7 @@ func (p fanoutPlan) inboxes() int {
 	return p.followers
 }
 
-func (p fanoutPlan) run(ctx context.Context, db *sql.DB, base string) (fanoutResult, error) {
+func (p fanoutPlan) run(ctx context.Context, db *sql.DB, base string, meter *cpuMeter) (fanoutResult, error) {
 	r := fanoutResult{Name: p.name, Followers: p.followers, Inboxes: p.inboxes(), Hosts: p.hosts}
 	keys, err := senderKey(ctx, db, base, agentName(p.agent))
 	if err != nil {
@@ -206,6 +213,7 @@ func (p fanoutPlan) run(ctx context.Context, db *sql.DB, base string) (fanoutRes
 	if err != nil {
 		return r, err
 	}
+	account := meter.start(ctx)
 	start := time.Now()
 	postID, err := createPost(ctx, base, apiKey(p.agent), mediaID)
 	if err != nil {
@@ -230,7 +238,9 @@ wait:
 		case <-tick.C:
 		}
 	}
-	last := s.lastDelivery(note)
+	first, last := s.deliveryTimes(note)
+	a := account()
+	r.CPU, r.Statements = a.CPU, a.Statements
 
 	// The server records an attempt after the sink has answered: give it
 	// a moment to record the last ones, so Attempts and Pending are its
@@ -272,6 +282,7 @@ wait:
 			from = fannedOut.Time
 		}
 		r.DeliverySeconds = last.Sub(from).Seconds()
+		r.FirstAfterS = first.Sub(from).Seconds()
 		r.DeliveriesPerSec = ratio(float64(r.InboxesReached), r.DeliverySeconds)
 	}
 	logf("%s: %d of %d inboxes on %d of %d hosts, %d duplicates, %d bad signatures, last after %.2fs, %.0f deliveries/s",
@@ -365,6 +376,7 @@ type sinks struct {
 type objectDeliveries struct {
 	perInbox map[string]int
 	perHost  map[string]bool
+	first    time.Time
 	last     time.Time
 }
 
@@ -415,6 +427,9 @@ func (s *sinks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	o.perInbox[inbox]++
 	o.perHost[r.Host] = true
+	if o.first.IsZero() || now.Before(o.first) {
+		o.first = now
+	}
 	if now.After(o.last) {
 		o.last = now
 	}
@@ -460,13 +475,14 @@ func (s *sinks) badSignatures() int {
 	return s.bad
 }
 
-func (s *sinks) lastDelivery(object string) time.Time {
+// deliveryTimes is when object's first and last deliveries arrived.
+func (s *sinks) deliveryTimes(object string) (first, last time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if o := s.byObject[object]; o != nil {
-		return o.last
+		return o.first, o.last
 	}
-	return time.Time{}
+	return time.Time{}, time.Time{}
 }
 
 // fill copies the counts of object's deliveries into r, and logs any
@@ -569,12 +585,12 @@ func fanoutLines(b *strings.Builder, rs []fanoutResult) {
 		return
 	}
 	b.WriteString("\n| federation fan-out | followers | inboxes reached | hosts reached | duplicates | bad signatures | " +
-		"attempts (pending) | time to last s | deliveries/s | vs signing ceiling | signs/s just before | vs that |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		"attempts (pending) | time to last s | first delivery after s | deliveries/s | vs signing ceiling | signs/s just before | vs that |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, r := range rs {
-		fmt.Fprintf(b, "| %s | %d | %d / %d | %d / %d | %d | %d | %d (%d) | %.2f | %.0f | %.1f %% | %.0f | %.1f %% |\n",
+		fmt.Fprintf(b, "| %s | %d | %d / %d | %d / %d | %d | %d | %d (%d) | %.2f | %.3f | %.0f | %.1f %% | %.0f | %.1f %% |\n",
 			r.Name, r.Followers, r.InboxesReached, r.Inboxes, r.HostsReached, r.Hosts, r.Duplicates,
-			r.BadSignatures, r.Attempts, r.Pending, r.TimeToLastS, r.DeliveriesPerSec, 100*r.VsSign,
+			r.BadSignatures, r.Attempts, r.Pending, r.TimeToLastS, r.FirstAfterS, r.DeliveriesPerSec, 100*r.VsSign,
 			r.SignsPerSecNear, 100*r.VsSignNear)
 	}
 	for _, r := range rs {
@@ -586,6 +602,6 @@ func fanoutLines(b *strings.Builder, rs []fanoutResult) {
 		}
 	}
 	b.WriteString("\nTime to last runs from the POST of the post (its image uploaded before; fan-out included); deliveries/s is taken " +
-		"from the fan-out's commit to the last delivery verified by the sinks. The signing ceiling is measured " +
+		"from the fan-out's commit to the last delivery verified by the sinks, and the first delivery is timed from the same commit. The signing ceiling is measured " +
 		"again just before each fan-out, since the machine's load drifts during a run.\n")
 }

@@ -101,9 +101,9 @@ type signedLike struct {
 // measureIntake runs the inbox intake benchmark against the server at base
 // and records it in rep.Intake; failures are recorded there, not returned,
 // so one broken measurement does not lose the run's other figures.
-func measureIntake(ctx context.Context, l *loader, db *sql.DB, base string, d *dataset, scale float64, prof *profiler, rep *report) {
+func measureIntake(ctx context.Context, l *loader, db *sql.DB, base string, d *dataset, scale float64, prof *profiler, meter *cpuMeter, rep *report) {
 	presign := min(intakeMaxPresigned, max(200, int(l.duration.Seconds()*intakePresignPerSecond)))
-	ir, err := runIntake(ctx, l, db, base, d, scaled(intakeActors, scale, 2), presign, prof)
+	ir, err := runIntake(ctx, l, db, base, d, scaled(intakeActors, scale, 2), presign, prof, meter)
 	if err != nil {
 		ir.Error = err.Error()
 		logf("inbox intake: %v", err)
@@ -117,7 +117,7 @@ func measureIntake(ctx context.Context, l *loader, db *sql.DB, base string, d *d
 // base's shared inbox with l's connections for l's duration (or until they
 // run out), replays a few, waits for the workers to apply them all and
 // checks that each accepted Like was applied exactly once.
-func runIntake(ctx context.Context, l *loader, db *sql.DB, base string, d *dataset, actors, n int, prof *profiler) (*intakeReport, error) {
+func runIntake(ctx context.Context, l *loader, db *sql.DB, base string, d *dataset, actors, n int, prof *profiler, meter *cpuMeter) (*intakeReport, error) {
 	ir := &intakeReport{Actors: actors}
 	// The actors live on a loopback host that counts what reaches it: with
 	// their keys cached, nothing should.
@@ -149,7 +149,9 @@ func runIntake(ctx context.Context, l *loader, db *sql.DB, base string, d *datas
 
 	logf("loading inbox intake")
 	done := prof.capture(ctx, "inbox intake")
+	account := meter.start(ctx)
 	accepted, res := postLikes(ctx, l, base+"/inbox", likes)
+	res.account(account())
 	done()
 	l.close()
 	loadEnd := time.Now()

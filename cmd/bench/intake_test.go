@@ -28,7 +28,7 @@ func TestIntake(t *testing.T) {
 	l := newLoader(4, 30*time.Second) // the Likes run out long before
 	defer l.close()
 	const likes = 60
-	ir, err := runIntake(ctx, l, db, base, d, 3, likes, nil)
+	ir, err := runIntake(ctx, l, db, base, d, 3, likes, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func BenchmarkIntake(b *testing.B) {
 	base, db, d := newIntakeRig(b)
 	l := newLoader(32, time.Minute)
 	defer l.close()
-	ir, err := runIntake(context.Background(), l, db, base, d, 1000, b.N, nil)
+	ir, err := runIntake(context.Background(), l, db, base, d, 1000, b.N, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

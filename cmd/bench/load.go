@@ -50,9 +50,14 @@ type result struct {
 	VsCeilingBefore float64 `json:"vs_ceiling_before,omitempty"`
 	// CPU is where the machine's cores went while the figure was measured.
 	CPU *cpuShare `json:"cpu,omitempty"`
+	// Statements are PostgreSQL's busiest statements during the load.
+	Statements []statementShare `json:"statements,omitempty"`
 	// Meanwhile says what other traffic ran during the load, if any.
 	Meanwhile string `json:"meanwhile,omitempty"`
 }
+
+// account records where the load's time went.
+func (r *result) account(a loadAccount) { r.CPU, r.Statements = a.CPU, a.Statements }
 
 // loader is a bounded closed-loop generator: conns goroutines, each with
 // one request in flight, for a fixed duration.

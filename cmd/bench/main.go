@@ -193,9 +193,9 @@ func run(ctx context.Context, c config) (err error) {
 		logf("loading %s", t.target.Name)
 		rss.enter(t.target.Name)
 		done := prof.capture(ctx, t.target.Name)
-		cpu0 := meter.read()
+		account := meter.start(ctx)
 		r := l.run(ctx, t.target)
-		r.CPU = meter.share(cpu0, meter.read())
+		r.account(account())
 		r.Meanwhile = meanwhile()
 		done()
 		l.close()
@@ -214,11 +214,11 @@ func run(ctx context.Context, c config) (err error) {
 	}
 	if c.selected("fan-out") {
 		rss.enter("federation fan-out")
-		measureFanOut(ctx, pool, srv.URL, c.Scale, prof, rep)
+		measureFanOut(ctx, pool, srv.URL, c.Scale, prof, meter, rep)
 	}
 	if c.selected("inbox intake") {
 		rss.enter("inbox intake")
-		measureIntake(ctx, l, pool, srv.URL, d, c.Scale, prof, rep)
+		measureIntake(ctx, l, pool, srv.URL, d, c.Scale, prof, meter, rep)
 	}
 	rep.RSSPeakKB, rep.RSSPeakPhase = rss.stop()
 	if rep.CountersWrong, err = countersExact(ctx, pool); err != nil {

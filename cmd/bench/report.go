@@ -125,7 +125,15 @@ func (r *report) markdown() string {
 			fmt.Fprintf(&b, "\nDuring %s (its warm-up included): %s.\n", x.Name, x.Meanwhile)
 		}
 	}
-	cpuLines(&b, append([]result{r.Ceilings.HTTP, r.Ceilings.DB}, r.Targets...))
+	loads := append([]result{r.Ceilings.HTTP, r.Ceilings.DB}, r.Targets...)
+	for _, f := range r.FanOut {
+		loads = append(loads, result{Name: f.Name, CPU: f.CPU, Statements: f.Statements})
+	}
+	if r.Intake != nil {
+		loads = append(loads, result{Name: "inbox intake", CPU: r.Intake.Accepted.CPU, Statements: r.Intake.Accepted.Statements})
+	}
+	cpuLines(&b, loads)
+	statementLines(&b, loads)
 	fanoutLines(&b, r.FanOut)
 	intakeLines(&b, r.Intake)
 	exact := "exact"

@@ -81,9 +81,9 @@ func measureCeilings(ctx context.Context, l *loader, meter *cpuMeter, dir, dbURL
 
 // run loads one ceiling, noting where the cores went.
 func (cs *ceilingServers) run(ctx context.Context, l *loader, name, u string) result {
-	before := cs.meter.read()
+	account := cs.meter.start(ctx)
 	r := l.run(ctx, fixed(name, u+"/"))
-	r.CPU = cs.meter.share(before, cs.meter.read())
+	r.account(account())
 	l.close()
 	return r
 }

@@ -16,14 +16,25 @@ import (
 // caller's arguments (`make bench BENCHFLAGS='-scale 0.01'`). Unlike test,
 // PostgreSQL keeps its durability settings (fsync on): the write figures
 // must be those of a real server. max_wal_size is raised so seeding a
-// million rows is not one checkpoint after another.
+// million rows is not one checkpoint after another. pg_stat_statements is
+// loaded, where the installation has it, so the report can say which
+// statements PostgreSQL spent each load on.
 func bench(ctx context.Context, args []string) (int, error) {
 	s, area, stop, err := startThrowaway(ctx, "aistagram-bench-",
-		[]string{"max_connections=400", "max_wal_size=8GB", "shared_buffers=512MB"}, true)
+		[]string{"max_connections=400", "max_wal_size=8GB", "shared_buffers=512MB",
+			"shared_preload_libraries=pg_stat_statements"}, true)
 	if err != nil {
 		return 1, err
 	}
 	defer stop()
+	if s.pg.hasLibrary("pg_stat_statements") {
+		// The extension needs a superuser; the bench connects as the
+		// server's role, which may then read and reset the statistics.
+		if err := s.pg.psql(ctx, "aistagram", `CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+GRANT EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) TO aistagram;`); err != nil {
+			return 1, err
+		}
+	}
 
 	binary := filepath.Join(area, "aistagram")
 	if err := goBuild(ctx, "./cmd/aistagram", binary); err != nil {

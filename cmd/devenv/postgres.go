@@ -108,6 +108,12 @@ func (p *postgres) start(ctx context.Context) error {
 	}
 	opts := []string{"-p", strconv.Itoa(p.port), "-k", p.sockDir, "-c", "listen_addresses=127.0.0.1"}
 	for _, e := range p.extra {
+		if lib, ok := strings.CutPrefix(e, "shared_preload_libraries="); ok && !p.hasLibrary(lib) {
+			// An optional extension (the bench's statement statistics)
+			// missing from this installation: start without it.
+			say("PostgreSQL has no %s library here; starting without it", lib)
+			continue
+		}
 		opts = append(opts, "-c", e)
 	}
 	say("starting PostgreSQL on 127.0.0.1:%d", p.port)
@@ -116,6 +122,14 @@ func (p *postgres) start(ctx context.Context) error {
 		return fmt.Errorf("PostgreSQL did not start on 127.0.0.1:%d: %w\n%s\n--- %s\n%s", p.port, err, out, p.log, tail(p.log, 15))
 	}
 	return p.waitReady(ctx)
+}
+
+// hasLibrary reports whether the installation's package library directory
+// (bin's sibling lib, as Debian and the PGDG packages lay it out) holds
+// the shared library lib.
+func (p *postgres) hasLibrary(lib string) bool {
+	_, err := os.Stat(filepath.Join(filepath.Dir(p.bin), "lib", lib+".so"))
+	return err == nil
 }
 
 func (p *postgres) running(ctx context.Context) bool {
