@@ -233,7 +233,7 @@ func (s *Service) storeInbox(ctx context.Context, row store.InboxInsert) (insert
 // leadInboxFlush stores self's row with the oldest queued ones in one
 // transaction, answers their requests, passes the lead on, and then does
 // the work that no request needs to wait for: queueing the application of
-// the new rows and closing the senders' circuits.
+// the new rows (applyqueue.go) and closing the senders' circuits.
 func (s *Service) leadInboxFlush(ctx context.Context, self *inboxWrite) (inserted bool, err error) {
 	iw := &s.inbox
 	iw.mu.Lock()
@@ -284,12 +284,7 @@ func (s *Service) leadInboxFlush(ctx context.Context, self *inboxWrite) (inserte
 			hosts[strings.ToLower(u.Host)] = true
 		}
 	}
-	if len(ids) > 0 && s.cfg.Enqueuer != nil {
-		if err := s.cfg.Enqueuer.ApplyInboxBatch(fctx, ids); err != nil {
-			// Stored, so not lost: the sweep applies them later.
-			s.log.WarnContext(ctx, "inbox apply not queued", "inbox_ids", len(ids), "first", ids[0], "err", err)
-		}
-	}
+	s.queueApply(ids)
 	// The senders' servers are evidently up: close their circuits, as
 	// Mastodon clears an unavailable domain when it hears from it.
 	for h := range hosts {

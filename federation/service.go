@@ -59,8 +59,10 @@ type Service struct {
 	usageUntil    time.Time
 	usageCounting bool
 
-	// inbox group-commits received activities (inbox.go).
-	inbox inboxWriter
+	// inbox group-commits received activities (inbox.go), and applies
+	// gathers what they stored into application tasks (applyqueue.go).
+	inbox   inboxWriter
+	applies applyQueue
 }
 
 // New builds the service.

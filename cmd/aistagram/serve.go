@@ -267,8 +267,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		err = httpSrv.Shutdown(shutdownCtx)
 		cancel()
 	}
-	// Stop the worker after HTTP, so work queued by the last requests is
-	// still picked up or left safely in Redis.
+	// Activities the last requests stored are queued now rather than left
+	// for the sweep. Then the worker stops, after HTTP, so work queued by
+	// the last requests is still picked up or left safely in Redis.
+	fed.FlushApplies()
 	stopWorker()
 	wg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
