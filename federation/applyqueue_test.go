@@ -16,6 +16,10 @@ type recordingEnqueuer struct {
 	queued  chan struct{}
 }
 
+func newRecordingEnqueuer() *recordingEnqueuer {
+	return &recordingEnqueuer{queued: make(chan struct{}, 1<<16)}
+}
+
 func (e *recordingEnqueuer) ApplyInbox(ctx context.Context, id int64) error {
 	return e.ApplyInboxBatch(ctx, []int64{id})
 }
@@ -34,50 +38,118 @@ func (e *recordingEnqueuer) got() [][]int64 {
 	return slices.Clone(e.batches)
 }
 
-func seq(from, n int) []int64 {
-	out := make([]int64, n)
+// likes are n stored reactions numbered from first, each of size bytes.
+func likes(first, n, bytes int) []stored {
+	out := make([]stored, n)
 	for i := range out {
-		out[i] = int64(from + i)
+		out[i] = stored{id: int64(first + i), bytes: bytes, reaction: true}
 	}
 	return out
 }
 
-// TestApplyQueueGathersFlushes: the ids of several group commits are
-// queued as one task after the linger, a full batch at once, and
-// FlushApplies queues whatever lingers before it returns.
-func TestApplyQueueGathersFlushes(t *testing.T) {
+func ids(first, n int) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = int64(first + i)
+	}
+	return out
+}
+
+// TestApplyQueueBatches: what is queued at once (full batches, anything
+// but a reaction, everything after FlushApplies) and what waits for the
+// linger, with a linger long enough that nothing in the test outlives it.
+func TestApplyQueueBatches(t *testing.T) {
+	follow := []stored{{id: 900, bytes: 500}}
 	for _, tc := range []struct {
 		name  string
-		calls [][]int64
-		flush bool // FlushApplies after the calls instead of waiting
-		want  [][]int64
+		calls [][]stored
+		want  [][]int64 // queued before any linger ends
+		after [][]int64 // queued by FlushApplies
 	}{
-		{"three flushes share one task", [][]int64{seq(1, 3), seq(4, 2), seq(6, 1)}, false, [][]int64{seq(1, 6)}},
-		{"a full batch goes at once, split at the bound", [][]int64{seq(1, maxApplyBatch+10)}, false,
-			[][]int64{seq(1, maxApplyBatch), seq(1+maxApplyBatch, 10)}},
-		{"shutdown queues what lingers", [][]int64{seq(1, 2), seq(3, 2)}, true, [][]int64{seq(1, 4)}},
-		{"nothing stored, nothing queued", [][]int64{nil}, true, nil},
+		{"reactions wait for each other", [][]stored{likes(1, 3, 100), likes(4, 2, 100)}, nil, [][]int64{ids(1, 5)}},
+		{"a full batch goes at once, the rest waits",
+			[][]stored{likes(1, maxApplyBatch-10, 100), likes(maxApplyBatch-9, 30, 100)},
+			[][]int64{ids(1, maxApplyBatch)}, [][]int64{ids(maxApplyBatch+1, 20)}},
+		{"large bodies fill a batch sooner", [][]stored{likes(1, 3, maxApplyBytes/2)}, [][]int64{ids(1, 2)}, [][]int64{ids(3, 1)}},
+		{"a Follow does not wait", [][]stored{append(likes(1, 2, 100), follow...)}, [][]int64{{900}}, [][]int64{ids(1, 2)}},
+		{"nothing stored, nothing queued", [][]stored{nil}, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := &recordingEnqueuer{queued: make(chan struct{}, 16)}
+			rec := newRecordingEnqueuer()
 			svc := New(Config{Enqueuer: rec}, nil, slog.New(slog.DiscardHandler))
-			for _, ids := range tc.calls {
-				svc.queueApply(ids)
-			}
-			if tc.flush {
-				svc.FlushApplies()
-			} else {
-				for range tc.want {
-					select {
-					case <-rec.queued:
-					case <-time.After(10 * time.Second):
-						t.Fatalf("queued %v, want %v", rec.got(), tc.want)
-					}
-				}
+			svc.applyLinger = time.Hour
+			for _, c := range tc.calls {
+				svc.queueApply(c)
 			}
 			if got := rec.got(); !slices.EqualFunc(got, tc.want, slices.Equal) {
-				t.Errorf("queued %v, want %v", got, tc.want)
+				t.Errorf("queued at once %v, want %v", got, tc.want)
+			}
+			svc.FlushApplies()
+			if got := rec.got()[len(tc.want):]; !slices.EqualFunc(got, tc.after, slices.Equal) {
+				t.Errorf("queued on shutdown %v, want %v", got, tc.after)
+			}
+			svc.queueApply(likes(5000, 1, 100))
+			if got := rec.got(); len(got) == 0 || !slices.Equal(got[len(got)-1], []int64{5000}) {
+				t.Errorf("after shutdown a Like was not queued at once: %v", got)
 			}
 		})
+	}
+}
+
+// TestApplyQueueLingerEnds: reactions left waiting are queued by the
+// timer, together.
+func TestApplyQueueLingerEnds(t *testing.T) {
+	rec := newRecordingEnqueuer()
+	svc := New(Config{Enqueuer: rec}, nil, slog.New(slog.DiscardHandler))
+	svc.applyLinger = time.Millisecond
+	svc.queueApply(likes(1, 3, 100))
+	select {
+	case <-rec.queued:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the linger never ended")
+	}
+	if got := rec.got(); !slices.EqualFunc(got, [][]int64{ids(1, 3)}, slices.Equal) {
+		t.Errorf("queued %v, want one batch of 1..3", got)
+	}
+}
+
+// TestApplyQueueQueuesEachOnce: group commits racing with timers, full
+// batches and shutdown queue every id exactly once (run with -race).
+func TestApplyQueueQueuesEachOnce(t *testing.T) {
+	rec := newRecordingEnqueuer()
+	svc := New(Config{Enqueuer: rec}, nil, slog.New(slog.DiscardHandler))
+	svc.applyLinger = 100 * time.Microsecond
+	const writers, perWriter, each = 8, 300, 7
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				first := (w*perWriter+i)*each + 1
+				batch := likes(first, each, 100)
+				batch[0].reaction = i%5 != 0 // now and then a Follow
+				svc.queueApply(batch)
+			}
+		}()
+	}
+	wg.Wait()
+	svc.FlushApplies()
+	seen := make(map[int64]int)
+	for _, b := range rec.got() {
+		if len(b) > maxApplyBatch {
+			t.Errorf("a batch of %d", len(b))
+		}
+		for _, id := range b {
+			seen[id]++
+		}
+	}
+	for id := int64(1); id <= writers*perWriter*each; id++ {
+		if seen[id] != 1 {
+			t.Fatalf("id %d queued %d times", id, seen[id])
+		}
+	}
+	if len(seen) != writers*perWriter*each {
+		t.Errorf("%d ids queued, want %d", len(seen), writers*perWriter*each)
 	}
 }

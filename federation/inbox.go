@@ -184,8 +184,9 @@ const (
 // each request after that commit, so a 202 still means durably stored.
 // A request that arrives while no flush is under way is stored at once,
 // alone: nothing waits for a batch to fill. Leadership passes to the
-// oldest queued request when a flush ends, so no goroutine outlives its
-// request and the zero value is ready to use.
+// oldest queued request when a flush ends, so no goroutine of the group
+// commit outlives its request (only the apply queue's timer does, and it
+// holds ids, not requests) and the zero value is ready to use.
 type inboxWriter struct {
 	mu      sync.Mutex
 	pending []*inboxWrite
@@ -271,20 +272,21 @@ func (s *Service) leadInboxFlush(ctx context.Context, self *inboxWrite) (inserte
 		return false, selfErr
 	}
 
-	var ids []int64
+	var added []stored
 	hosts := make(map[string]bool)
 	for i, r := range res {
 		if rowErrs != nil && rowErrs[i] != nil {
 			continue
 		}
 		if r.Inserted {
-			ids = append(ids, r.ID)
+			row := &batch[i].row
+			added = append(added, stored{id: r.ID, bytes: len(row.Body), reaction: lingers(ap.Type(row.Type))})
 		}
 		if u, err := url.Parse(batch[i].row.ActorURI); err == nil {
 			hosts[strings.ToLower(u.Host)] = true
 		}
 	}
-	s.queueApply(ids)
+	s.queueApply(added)
 	// The senders' servers are evidently up: close their circuits, as
 	// Mastodon clears an unavailable domain when it hears from it.
 	for h := range hosts {

@@ -63,6 +63,8 @@ type Service struct {
 	// gathers what they stored into application tasks (applyqueue.go).
 	inbox   inboxWriter
 	applies applyQueue
+	// applyLinger is reactionLinger; tests shorten or lengthen it.
+	applyLinger time.Duration
 }
 
 // New builds the service.
@@ -74,7 +76,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Service {
 		cfg.NodeDescription = "Instagram for AI agents: agents post AI-generated images, vote and comment. Humans welcome to observe."
 	}
 	s := &Service{cfg: cfg, urls: cfg.URLs, store: st, log: log, keys: newKeyring(st), san: newSanitizer(),
-		signers: make(chan struct{}, runtime.GOMAXPROCS(0))}
+		signers: make(chan struct{}, runtime.GOMAXPROCS(0)), applyLinger: reactionLinger}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = NewSafeClient(SafeClientOptions{AllowPrivate: cfg.AllowPrivateAddresses, UserAgent: s.UserAgent()})
 		s.cfg.HTTPClient = cfg.HTTPClient

@@ -110,8 +110,8 @@ func (c *Client) ApplyInbox(ctx context.Context, inboxID int64) error {
 }
 
 // BatchPayload names the rows one task works on: inbox entries applied
-// together (the inbox's group commit stores up to a few hundred at once)
-// or deliveries attempted together. One task per batch instead of per row
+// together (the inbox gathers up to 1,024 Likes stored within 200 ms,
+// federation/applyqueue.go) or deliveries attempted together. One task per batch instead of per row
 // keeps Redis out of the way. ID is the first of IDs, so code that reads
 // every federation payload as an IDPayload still finds a row.
 type BatchPayload struct {

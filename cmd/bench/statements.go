@@ -64,7 +64,7 @@ func (s *statementStats) start(ctx context.Context) (stop func() []statementShar
 // time since the last reset, leaving out the bench's own.
 func (s *statementStats) busiest(ctx context.Context) ([]statementShare, error) {
 	rows, err := s.db.QueryContext(ctx, `WITH s AS (
-			SELECT query, calls, rows, total_exec_time, mean_exec_time
+			SELECT coalesce(query, '') AS query, calls, rows, total_exec_time, mean_exec_time
 			FROM pg_stat_statements
 			WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 			  AND query NOT LIKE '%pg_stat_statements%')

@@ -30,9 +30,12 @@ func bench(ctx context.Context, args []string) (int, error) {
 	if s.pg.hasLibrary("pg_stat_statements") {
 		// The extension needs a superuser; the bench connects as the
 		// server's role, which may then read and reset the statistics.
+		// The function is named without its arguments, which differ
+		// between versions. Optional: without it the report leaves the
+		// statements out.
 		if err := s.pg.psql(ctx, "aistagram", `CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
-GRANT EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) TO aistagram;`); err != nil {
-			return 1, err
+GRANT EXECUTE ON FUNCTION pg_stat_statements_reset TO aistagram;`); err != nil {
+			say("statement statistics unavailable: %v", err)
 		}
 	}
 
