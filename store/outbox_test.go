@@ -262,3 +262,66 @@ func TestFanOutConcurrent(t *testing.T) {
 		t.Errorf("%d deliveries and %d rows fanned out, want %d of each", deliveries, fannedOut, rows)
 	}
 }
+
+// TestDeliveriesByIDsShareTheirActivity: PostgreSQL sends each activity
+// once per batch; every delivery still comes back with its own outbox
+// row's activity, whatever the order and mix of the ids asked for.
+func TestDeliveriesByIDsShareTheirActivity(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.New(t)
+	db := st.DB()
+	var first, second int64
+	if err := db.GetContext(ctx, &first, `INSERT INTO outbox (kind, activity, released_at, fanned_out_at)
+		VALUES ('create_post', '{"id": "a"}', now(), now()) RETURNING id`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.GetContext(ctx, &second, `INSERT INTO outbox (kind, activity, released_at, fanned_out_at)
+		VALUES ('create_post', '{"id": "b"}', now(), now()) RETURNING id`); err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]string{} // delivery → its activity
+	var ids []int64
+	for i, outbox := range []int64{first, second, first, second, second, first} {
+		var id int64
+		if err := db.GetContext(ctx, &id, `INSERT INTO deliveries (outbox_id, inbox, host)
+			VALUES ($1, $2, 'h.example') RETURNING id`, outbox, fmt.Sprintf("https://h.example/u/%d/inbox", i)); err != nil {
+			t.Fatal(err)
+		}
+		want[id] = map[int64]string{first: `{"id": "a"}`, second: `{"id": "b"}`}[outbox]
+		ids = append(ids, id)
+	}
+	for _, tc := range []struct {
+		name string
+		ids  []int64
+	}{
+		{"all", ids},
+		{"reversed", []int64{ids[5], ids[4], ids[3], ids[2], ids[1], ids[0]}},
+		{"one of each", []int64{ids[3], ids[2]}},
+		{"one", ids[4:5]},
+		{"some missing", []int64{ids[1], 1 << 40}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ds, err := st.DeliveriesByIDs(ctx, tc.ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantN := 0
+			for _, id := range tc.ids {
+				if _, ok := want[id]; ok {
+					wantN++
+				}
+			}
+			if len(ds) != wantN {
+				t.Fatalf("%d deliveries, want %d", len(ds), wantN)
+			}
+			for i, d := range ds {
+				if string(d.Activity) != want[d.ID] {
+					t.Errorf("delivery %d carries %s, want %s", d.ID, d.Activity, want[d.ID])
+				}
+				if i > 0 && ds[i-1].ID >= d.ID {
+					t.Errorf("deliveries out of id order: %d before %d", ds[i-1].ID, d.ID)
+				}
+			}
+		})
+	}
+}
