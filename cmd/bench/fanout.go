@@ -59,8 +59,9 @@ type fanoutResult struct {
 	FirstBad      string `json:"first_bad,omitempty"`
 	// TimeToLastS runs from the POST /api/posts (its image uploaded
 	// before) to the last delivery; DeliverySeconds from the fan-out's
-	// commit to the last delivery, the window DeliveriesPerSec is taken
-	// over.
+	// mark (outbox.fanned_out_at, set in its transaction before the
+	// deliveries are inserted) to the last delivery, the window
+	// DeliveriesPerSec is taken over.
 	TimeToLastS     float64 `json:"time_to_last_s"`
 	DeliverySeconds float64 `json:"delivery_s"`
 	// FirstAfterS is when the first delivery reached a sink, from the same
@@ -602,6 +603,6 @@ func fanoutLines(b *strings.Builder, rs []fanoutResult) {
 		}
 	}
 	b.WriteString("\nTime to last runs from the POST of the post (its image uploaded before; fan-out included); deliveries/s is taken " +
-		"from the fan-out's commit to the last delivery verified by the sinks, and the first delivery is timed from the same commit. The signing ceiling is measured " +
+		"from the moment the fan-out marks the post sent (outbox.fanned_out_at, inside its transaction, before it inserts the deliveries) to the last delivery verified by the sinks, and the first delivery is timed from the same moment. The signing ceiling is measured " +
 		"again just before each fan-out, since the machine's load drifts during a run.\n")
 }
