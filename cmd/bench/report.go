@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -159,12 +160,7 @@ func (r *report) markdown() string {
 // limited a figure starts there (a server short of CPU, PostgreSQL busy,
 // the machine busy with something else).
 func cpuLines(b *strings.Builder, rs []result) {
-	var rows []result
-	for _, x := range rs {
-		if x.CPU != nil {
-			rows = append(rows, x)
-		}
-	}
+	rows := slices.DeleteFunc(slices.Clone(rs), func(x result) bool { return x.CPU == nil })
 	if len(rows) == 0 {
 		return
 	}

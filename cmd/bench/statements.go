@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -104,12 +105,7 @@ func oneLine(q string, n int) string {
 
 // statementLines lists each load's busiest statements.
 func statementLines(b *strings.Builder, rs []result) {
-	var rows []result
-	for _, x := range rs {
-		if len(x.Statements) > 0 {
-			rows = append(rows, x)
-		}
-	}
+	rows := slices.DeleteFunc(slices.Clone(rs), func(x result) bool { return len(x.Statements) == 0 })
 	if len(rows) == 0 {
 		return
 	}
