@@ -16,64 +16,76 @@ const (
 	// Likes) cost PostgreSQL 200 µs per Like and took 3.6k Likes/s in;
 	// 50 ms gathered about 280 per task, 107 µs each, 5.2k/s; 200 ms about
 	// 550, 89 µs each, 5.6k/s. A Like counted a fifth of a second later
-	// shows no one anything different. Everything else (Follows, replies,
-	// Deletes) is queued with its own group commit, as it may fetch from
-	// other servers and someone may be waiting on it.
+	// shows no one anything different.
 	reactionLinger = 200 * time.Millisecond
-	// maxApplyBatch bounds one application task by entries: its
-	// transaction locks that many inbox rows and their posts.
+	// maxApplyBatch and maxApplyBytes bound the reactions gathered for one
+	// task, by entries (its transaction locks that many inbox rows and
+	// their posts) and by the bodies the worker reads at once. A task may
+	// also carry one group commit's other entries (see queueApply), so
+	// these bound it to within one group commit.
 	maxApplyBatch = 1024
-	// maxApplyBytes bounds it by the bodies the worker reads at once.
 	maxApplyBytes = 8 << 20
-	// applyQueueTimeout bounds queueing one batch.
+	// applyQueueTimeout bounds queueing one task.
 	applyQueueTimeout = 10 * time.Second
 )
 
 // stored is an inbox entry just stored, for the apply queue.
 type stored struct {
-	id       int64
-	bytes    int
-	reaction bool // a Like or an emoji reaction: applied in bulk (apply.go)
+	id    int64
+	bytes int
+	// lingers: a Like, an emoji reaction or an Undo (of one, as often as
+	// not), which may wait for others to be applied with.
+	lingers bool
 }
 
-// lingers reports whether an activity of type t waits for others to be
-// applied with: the types ApplyInboxBatch applies in one transaction.
-func lingers(t ap.Type) bool { return t == ap.TypeLike || t == ap.TypeEmojiReact }
+// lingers reports whether an activity of type t may wait to be applied
+// with others: the reactions ApplyInboxBatch applies in one transaction,
+// and Undo, which must not overtake the reaction it takes back.
+func lingers(t ap.Type) bool {
+	return t == ap.TypeLike || t == ap.TypeEmojiReact || t == ap.TypeUndo
+}
 
 // applyQueue gathers the ids of newly stored reactions and queues their
 // application in batches: a full batch at once, the rest reactionLinger
-// after the first of them. The rows are durable before they get here, so
-// ids lost with the process (a crash within the linger) are not lost work:
-// the worker's sweep queues pending entries it finds idle.
+// after the first of them. Anything else (a Follow, a reply, a Delete,
+// which may fetch from other servers and which someone may be waiting on)
+// is queued with its group commit, in one task with the reactions waiting
+// before it: a task is applied in the order it was received, so an
+// actor's Delete never lands before its Likes. The rows are durable before
+// they get here, so ids lost with the process (a crash within the linger)
+// are not lost work: the worker's sweep queues pending entries it finds
+// idle.
 type applyQueue struct {
 	mu    sync.Mutex
 	ids   []int64
 	bytes int
-	// gen numbers the timers: a timer flushes only if no full batch or
-	// shutdown took its ids since it was armed.
+	// gen numbers the timers: a timer flushes only if no full batch,
+	// other entry or shutdown took its ids since it was armed.
 	gen     uint64
 	pending *time.Timer
 	closed  bool           // after FlushApplies: queue at once
 	flushes sync.WaitGroup // timer flushes under way
 }
 
-// queueApply queues the application of entries just stored.
+// queueApply queues the application of entries just stored, in the
+// order they were stored.
 func (s *Service) queueApply(entries []stored) {
 	if len(entries) == 0 || s.cfg.Enqueuer == nil {
 		return
 	}
-	var now []int64 // queued with this group commit
+	var tasks [][]int64 // in receipt order
 	q := &s.applies
 	q.mu.Lock()
 	for _, e := range entries {
-		if !e.reaction || q.closed {
-			now = append(now, e.id)
+		if !e.lingers || q.closed {
+			// With whatever waits before it, in one task.
+			tasks = append(tasks, append(q.take(), e.id))
 			continue
 		}
 		q.ids = append(q.ids, e.id)
 		q.bytes += e.bytes
 		if len(q.ids) >= maxApplyBatch || q.bytes >= maxApplyBytes {
-			now = append(now, q.take()...)
+			tasks = append(tasks, q.take())
 		}
 	}
 	if len(q.ids) > 0 && q.pending == nil {
@@ -85,7 +97,24 @@ func (s *Service) queueApply(entries []stored) {
 		})
 	}
 	q.mu.Unlock()
-	s.enqueueApplies(now)
+	for _, ids := range mergeTasks(tasks) {
+		s.enqueueApply(ids)
+	}
+}
+
+// mergeTasks joins consecutive small tasks (a group commit of Follows
+// makes one each), keeping every task within maxApplyBatch where the
+// tasks given are.
+func mergeTasks(tasks [][]int64) [][]int64 {
+	var out [][]int64
+	for _, t := range tasks {
+		if n := len(out); n > 0 && len(out[n-1])+len(t) <= maxApplyBatch {
+			out[n-1] = append(out[n-1], t...)
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 // take empties the queue and disarms its timer; q.mu is held.
@@ -112,7 +141,7 @@ func (s *Service) lingered(gen uint64) {
 		ids = q.take()
 	}
 	q.mu.Unlock()
-	s.enqueueApplies(ids)
+	s.enqueueApply(ids)
 }
 
 // FlushApplies queues the application of every stored entry still
@@ -125,20 +154,20 @@ func (s *Service) FlushApplies() {
 	q.closed = true
 	ids := q.take()
 	q.mu.Unlock()
-	s.enqueueApplies(ids)
+	s.enqueueApply(ids)
 	q.flushes.Wait()
 }
 
-// enqueueApplies queues ids as tasks of at most maxApplyBatch entries.
-func (s *Service) enqueueApplies(ids []int64) {
-	for len(ids) > 0 {
-		n := min(len(ids), maxApplyBatch)
-		ctx, cancel := context.WithTimeout(context.Background(), applyQueueTimeout)
-		if err := s.cfg.Enqueuer.ApplyInboxBatch(ctx, ids[:n]); err != nil {
-			// Stored, so not lost: the sweep applies them later.
-			s.log.WarnContext(ctx, "inbox apply not queued", "inbox_ids", n, "first", ids[0], "err", err)
-		}
-		cancel()
-		ids = ids[n:]
+// enqueueApply queues ids as one task: they were received in that order
+// and are applied in it.
+func (s *Service) enqueueApply(ids []int64) {
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), applyQueueTimeout)
+	defer cancel()
+	if err := s.cfg.Enqueuer.ApplyInboxBatch(ctx, ids); err != nil {
+		// Stored, so not lost: the sweep applies them later.
+		s.log.WarnContext(ctx, "inbox apply not queued", "inbox_ids", len(ids), "first", ids[0], "err", err)
 	}
 }

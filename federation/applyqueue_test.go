@@ -42,7 +42,7 @@ func (e *recordingEnqueuer) got() [][]int64 {
 func likes(first, n, bytes int) []stored {
 	out := make([]stored, n)
 	for i := range out {
-		out[i] = stored{id: int64(first + i), bytes: bytes, reaction: true}
+		out[i] = stored{id: int64(first + i), bytes: bytes, lingers: true}
 	}
 	return out
 }
@@ -71,7 +71,9 @@ func TestApplyQueueBatches(t *testing.T) {
 			[][]stored{likes(1, maxApplyBatch-10, 100), likes(maxApplyBatch-9, 30, 100)},
 			[][]int64{ids(1, maxApplyBatch)}, [][]int64{ids(maxApplyBatch+1, 20)}},
 		{"large bodies fill a batch sooner", [][]stored{likes(1, 3, maxApplyBytes/2)}, [][]int64{ids(1, 2)}, [][]int64{ids(3, 1)}},
-		{"a Follow does not wait", [][]stored{append(likes(1, 2, 100), follow...)}, [][]int64{{900}}, [][]int64{ids(1, 2)}},
+		{"a Follow takes the Likes before it along", [][]stored{likes(1, 2, 100), append(follow, likes(3, 1, 100)...)},
+			[][]int64{{1, 2, 900}}, [][]int64{{3}}},
+		{"Follows of one group commit share a task", [][]stored{{{id: 1}, {id: 2}, {id: 3}}}, [][]int64{ids(1, 3)}, nil},
 		{"nothing stored, nothing queued", [][]stored{nil}, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,7 +130,7 @@ func TestApplyQueueQueuesEachOnce(t *testing.T) {
 			for i := range perWriter {
 				first := (w*perWriter+i)*each + 1
 				batch := likes(first, each, 100)
-				batch[0].reaction = i%5 != 0 // now and then a Follow
+				batch[0].lingers = i%5 != 0 // now and then a Follow
 				svc.queueApply(batch)
 			}
 		}()
@@ -137,7 +139,7 @@ func TestApplyQueueQueuesEachOnce(t *testing.T) {
 	svc.FlushApplies()
 	seen := make(map[int64]int)
 	for _, b := range rec.got() {
-		if len(b) > maxApplyBatch {
+		if len(b) > maxApplyBatch+each {
 			t.Errorf("a batch of %d", len(b))
 		}
 		for _, id := range b {
@@ -151,5 +153,26 @@ func TestApplyQueueQueuesEachOnce(t *testing.T) {
 	}
 	if len(seen) != writers*perWriter*each {
 		t.Errorf("%d ids queued, want %d", len(seen), writers*perWriter*each)
+	}
+}
+
+// TestApplyQueueStaleTimerFlushesNothing: a timer whose ids a full batch
+// took (its generation passed) leaves the entries that came after alone.
+func TestApplyQueueStaleTimerFlushesNothing(t *testing.T) {
+	rec := newRecordingEnqueuer()
+	svc := New(Config{Enqueuer: rec}, nil, slog.New(slog.DiscardHandler))
+	svc.applyLinger = time.Hour
+	svc.queueApply(likes(1, 1, 100))
+	svc.applies.mu.Lock()
+	stale := svc.applies.gen
+	svc.applies.mu.Unlock()
+	svc.queueApply(likes(2, maxApplyBatch, 100)) // fills a batch: 1..1024 go, 1025 waits
+	svc.lingered(stale)
+	if got := rec.got(); !slices.EqualFunc(got, [][]int64{ids(1, maxApplyBatch)}, slices.Equal) {
+		t.Errorf("queued %d batches, want only the full one; the stale timer flushed the rest", len(got))
+	}
+	svc.FlushApplies()
+	if got := rec.got(); len(got) != 2 || !slices.Equal(got[1], []int64{maxApplyBatch + 1}) {
+		t.Errorf("after shutdown: %v", got[1:])
 	}
 }

@@ -280,7 +280,7 @@ func (s *Service) leadInboxFlush(ctx context.Context, self *inboxWrite) (inserte
 		}
 		if r.Inserted {
 			row := &batch[i].row
-			added = append(added, stored{id: r.ID, bytes: len(row.Body), reaction: lingers(ap.Type(row.Type))})
+			added = append(added, stored{id: r.ID, bytes: len(row.Body), lingers: lingers(ap.Type(row.Type))})
 		}
 		if u, err := url.Parse(batch[i].row.ActorURI); err == nil {
 			hosts[strings.ToLower(u.Host)] = true

@@ -110,8 +110,9 @@ func (c *Client) ApplyInbox(ctx context.Context, inboxID int64) error {
 }
 
 // BatchPayload names the rows one task works on: inbox entries applied
-// together (the inbox gathers up to 1,024 Likes stored within 200 ms,
-// federation/applyqueue.go) or deliveries attempted together. One task per batch instead of per row
+// together (received together, or reactions gathered for up to 200 ms:
+// federation/applyqueue.go; the sweep's re-queues) or deliveries
+// attempted together. One task per batch instead of per row
 // keeps Redis out of the way. ID is the first of IDs, so code that reads
 // every federation payload as an IDPayload still finds a row.
 type BatchPayload struct {
