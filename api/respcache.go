@@ -2,8 +2,10 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,11 +58,13 @@ type responseCache struct {
 // instance's generation is gen and its scope's is scopeGen.
 type cachedResponse struct {
 	gen      uint64
+	scope    string // "" for none
 	scopeGen uint64
 	at       time.Time
 	status   int
 	header   http.Header
 	body     []byte
+	hits     int // answers served from it; under responseCache.mu
 }
 
 func newResponseCache(changes *store.Changes) *responseCache {
@@ -103,9 +107,9 @@ func (s *Server) cached(spec cacheSpec, h http.HandlerFunc) http.HandlerFunc {
 		}
 		// Both generations are read before the handler reads the data, so
 		// a commit landing in between makes this fill stale at once.
-		gen, scopeGen := c.changes.Generation(), uint64(0)
+		gen, scope, scopeGen := c.changes.Generation(), "", uint64(0)
 		if scopeOf != nil {
-			if scope := scopeOf(r); scope != "" {
+			if scope = scopeOf(r); scope != "" {
 				scopeGen = c.changes.ScopeGeneration(scope)
 			}
 		}
@@ -118,7 +122,8 @@ func (s *Server) cached(spec cacheSpec, h http.HandlerFunc) http.HandlerFunc {
 			// The fill outlives the request that started it: others wait on it.
 			rec := &responseRecorder{header: http.Header{}, status: http.StatusOK}
 			h(rec, r.WithContext(context.WithoutCancel(r.Context())))
-			e := &cachedResponse{gen: gen, scopeGen: scopeGen, at: time.Now(), status: rec.status, header: rec.header, body: rec.body.Bytes()}
+			e := &cachedResponse{gen: gen, scope: scope, scopeGen: scopeGen, at: time.Now(),
+				status: rec.status, header: rec.header, body: rec.body.Bytes()}
 			if cacheable(e.status) && len(e.body) <= cacheMaxEntry {
 				c.put(key, e)
 			}
@@ -140,6 +145,7 @@ func (c *responseCache) get(key string, gen, scopeGen uint64) *cachedResponse {
 	if e == nil || e.gen != gen || e.scopeGen != scopeGen || time.Since(e.at) > cacheMaxAge {
 		return nil
 	}
+	e.hits++
 	return e
 }
 
@@ -159,23 +165,43 @@ func (c *responseCache) put(key string, e *cachedResponse) {
 	}
 }
 
-// evict drops the entries older than half their lifetime (superseded ones
-// among them), then any others, until the cache is at three quarters of its
-// budget.
+// evict drops the entries no request can be served from any more
+// (expired, or of a past generation or scope), then the ones least asked
+// for, until the cache is at three quarters of its budget. How much an
+// entry is asked for is its answers per second of its life, counting the
+// fill as one and a life as at least a second, so a page just filled is
+// not dropped for having had no time to be read. Dropping in map order, as
+// before, dropped the popular pages as readily as the rest: with outbox
+// pages of 40 KB, the budget holds about 800 of them, which a Zipf(1.1)
+// draw over 100k agents asks for three quarters of the time, yet the cache
+// answered two thirds.
 func (c *responseCache) evict() {
-	now := time.Now()
+	now, gen := time.Now(), c.changes.Generation()
+	type candidate struct {
+		key  string
+		rate float64
+		size int
+	}
+	live := make([]candidate, 0, len(c.entries))
 	for k, e := range c.entries {
-		if now.Sub(e.at) > cacheMaxAge/2 {
+		age := now.Sub(e.at)
+		if age > cacheMaxAge || e.gen != gen || (e.scope != "" && e.scopeGen != c.changes.ScopeGeneration(e.scope)) {
 			c.bytes -= len(e.body)
 			delete(c.entries, k)
+			continue
 		}
+		live = append(live, candidate{key: k, rate: float64(e.hits+1) / max(age.Seconds(), 1), size: len(e.body)})
 	}
-	for k, e := range c.entries {
+	if c.bytes <= cacheMaxBytes*3/4 {
+		return
+	}
+	slices.SortFunc(live, func(a, b candidate) int { return cmp.Compare(a.rate, b.rate) })
+	for _, x := range live {
 		if c.bytes <= cacheMaxBytes*3/4 {
 			break
 		}
-		c.bytes -= len(e.body)
-		delete(c.entries, k)
+		c.bytes -= x.size
+		delete(c.entries, x.key)
 	}
 }
 
