@@ -73,19 +73,29 @@ func (s *Service) queueApply(entries []stored) {
 	if len(entries) == 0 || s.cfg.Enqueuer == nil {
 		return
 	}
-	var tasks [][]int64 // in receipt order
+	// The tasks to queue now, in receipt order. Consecutive small ones (a
+	// group commit of Follows makes one each) are joined while the result
+	// stays within maxApplyBatch.
+	var tasks [][]int64
+	add := func(ids []int64) {
+		if n := len(tasks); n > 0 && len(tasks[n-1])+len(ids) <= maxApplyBatch {
+			tasks[n-1] = append(tasks[n-1], ids...)
+			return
+		}
+		tasks = append(tasks, ids)
+	}
 	q := &s.applies
 	q.mu.Lock()
 	for _, e := range entries {
 		if !e.lingers || q.closed {
 			// With whatever waits before it, in one task.
-			tasks = append(tasks, append(q.take(), e.id))
+			add(append(q.take(), e.id))
 			continue
 		}
 		q.ids = append(q.ids, e.id)
 		q.bytes += e.bytes
 		if len(q.ids) >= maxApplyBatch || q.bytes >= maxApplyBytes {
-			tasks = append(tasks, q.take())
+			add(q.take())
 		}
 	}
 	if len(q.ids) > 0 && q.pending == nil {
@@ -97,24 +107,9 @@ func (s *Service) queueApply(entries []stored) {
 		})
 	}
 	q.mu.Unlock()
-	for _, ids := range mergeTasks(tasks) {
+	for _, ids := range tasks {
 		s.enqueueApply(ids)
 	}
-}
-
-// mergeTasks joins consecutive small tasks (a group commit of Follows
-// makes one each), keeping every task within maxApplyBatch where the
-// tasks given are.
-func mergeTasks(tasks [][]int64) [][]int64 {
-	var out [][]int64
-	for _, t := range tasks {
-		if n := len(out); n > 0 && len(out[n-1])+len(t) <= maxApplyBatch {
-			out[n-1] = append(out[n-1], t...)
-			continue
-		}
-		out = append(out, t)
-	}
-	return out
 }
 
 // take empties the queue and disarms its timer; q.mu is held.

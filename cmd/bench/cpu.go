@@ -35,10 +35,10 @@ type cpuMeter struct {
 }
 
 // loadAccount is where a load's time went: the cores by process, and
-// PostgreSQL's busiest statements.
+// PostgreSQL's busiest statements. Every figure with a load embeds it.
 type loadAccount struct {
-	CPU        *cpuShare
-	Statements []statementShare
+	CPU        *cpuShare        `json:"cpu,omitempty"`
+	Statements []statementShare `json:"statements,omitempty"`
 }
 
 // cpuReading is the CPU seconds each had used at one instant.
@@ -165,8 +165,8 @@ func (m *cpuMeter) read() cpuReading {
 		// backends that ended in between are not lost.
 		r.pgReaped = processSeconds(m.postmaster, true)
 		r.pg = map[int]pgProcess{}
-		for _, pid := range childrenOf(m.postmaster) {
-			r.pg[pid] = pgProcess{kind: pgKind(pid), secs: processSeconds(pid, false)}
+		for pid, st := range childrenOf(m.postmaster) {
+			r.pg[pid] = pgProcess{kind: pgKind(pid), secs: st.seconds(false)}
 		}
 	}
 	r.machineBusy, r.machineIdle = machineSeconds()
@@ -272,6 +272,11 @@ func processSeconds(pid int, withReaped bool) float64 {
 	if err != nil {
 		return 0
 	}
+	return st.seconds(withReaped)
+}
+
+// seconds is the process's CPU time, with its reaped children's when asked.
+func (st procStat) seconds(withReaped bool) float64 {
 	t := st.utime + st.stime
 	if withReaped {
 		t += st.cutime + st.cstime
@@ -279,17 +284,18 @@ func processSeconds(pid int, withReaped bool) float64 {
 	return t / clockTicks
 }
 
-// childrenOf lists pid's living children.
-func childrenOf(pid int) []int {
+// childrenOf is pid's living children with their stat, read once: finding
+// them means reading every process's.
+func childrenOf(pid int) map[int]procStat {
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	var out []int
+	out := map[int]procStat{}
 	for _, d := range dirs {
 		child, err := strconv.Atoi(filepath.Base(d))
 		if err != nil {
 			continue
 		}
 		if st, err := readStat(child); err == nil && st.ppid == pid {
-			out = append(out, child)
+			out[child] = st
 		}
 	}
 	return out

@@ -82,10 +82,9 @@ type fanoutResult struct {
 	// PendingError is the most common last error of the deliveries still
 	// pending, and how many had it: why the server thinks they failed.
 	PendingError string `json:"pending_error,omitempty"`
-	// CPU is where the machine's cores went from the POST to the last
-	// delivery (the sinks verifying are in the load generator's column).
-	CPU        *cpuShare        `json:"cpu,omitempty"`
-	Statements []statementShare `json:"statements,omitempty"`
+	// loadAccount covers the POST to the last delivery (the sinks
+	// verifying are in the load generator's column).
+	loadAccount
 	// Error is what stopped the measurement, if anything did.
 	Error string `json:"error,omitempty"`
 }
@@ -240,8 +239,7 @@ wait:
 		}
 	}
 	first, last := s.deliveryTimes(note)
-	a := account()
-	r.CPU, r.Statements = a.CPU, a.Statements
+	r.loadAccount = account()
 
 	// The server records an attempt after the sink has answered: give it
 	// a moment to record the last ones, so Attempts and Pending are its
@@ -585,9 +583,10 @@ func fanoutLines(b *strings.Builder, rs []fanoutResult) {
 	if len(rs) == 0 {
 		return
 	}
-	b.WriteString("\n| federation fan-out | followers | inboxes reached | hosts reached | duplicates | bad signatures | " +
-		"attempts (pending) | time to last s | first delivery after s | deliveries/s | vs signing ceiling | signs/s just before | vs that |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("\n")
+	tableHead(b, "federation fan-out", "followers", "inboxes reached", "hosts reached", "duplicates", "bad signatures",
+		"attempts (pending)", "time to last s", "first delivery after s", "deliveries/s", "vs signing ceiling",
+		"signs/s just before", "vs that")
 	for _, r := range rs {
 		fmt.Fprintf(b, "| %s | %d | %d / %d | %d / %d | %d | %d | %d (%d) | %.2f | %.3f | %.0f | %.1f %% | %.0f | %.1f %% |\n",
 			r.Name, r.Followers, r.InboxesReached, r.Inboxes, r.HostsReached, r.Hosts, r.Duplicates,

@@ -151,7 +151,7 @@ func runIntake(ctx context.Context, l *loader, db *sql.DB, base string, d *datas
 	done := prof.capture(ctx, "inbox intake")
 	account := meter.start(ctx)
 	accepted, res := postLikes(ctx, l, base+"/inbox", likes)
-	res.account(account())
+	res.loadAccount = account()
 	done()
 	l.close()
 	loadEnd := time.Now()
@@ -553,7 +553,7 @@ func intakeLines(b *strings.Builder, ir *intakeReport) {
 		return
 	}
 	a := ir.Accepted
-	b.WriteString("| inbox | per s | p50 ms | p99 ms | errors | vs ceiling |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
+	tableHead(b, "inbox", "per s", "p50 ms", "p99 ms", "errors", "vs ceiling")
 	fmt.Fprintf(b, "| signed Likes accepted (202) | %.0f | %.2f | %.2f | %d | %.1f %% of RSA verifies |\n",
 		a.RPS, a.P50ms, a.P99ms, a.Errors, 100*ir.VsVerify)
 	fmt.Fprintf(b, "| Likes applied (%d in %d transactions, %.2f s, %.2f s after the load) | %.0f | – | – | – | %.1f %% of write TPS |\n",

@@ -48,16 +48,12 @@ type result struct {
 	// VsCeilingBefore the ratio to it; zero for writes.
 	CeilingBefore   float64 `json:"ceiling_before_rps,omitempty"`
 	VsCeilingBefore float64 `json:"vs_ceiling_before,omitempty"`
-	// CPU is where the machine's cores went while the figure was measured.
-	CPU *cpuShare `json:"cpu,omitempty"`
-	// Statements are PostgreSQL's busiest statements during the load.
-	Statements []statementShare `json:"statements,omitempty"`
+	// loadAccount is where the machine's cores and PostgreSQL's time went
+	// while the figure was measured.
+	loadAccount
 	// Meanwhile says what other traffic ran during the load, if any.
 	Meanwhile string `json:"meanwhile,omitempty"`
 }
-
-// account records where the load's time went.
-func (r *result) account(a loadAccount) { r.CPU, r.Statements = a.CPU, a.Statements }
 
 // loader is a bounded closed-loop generator: conns goroutines, each with
 // one request in flight, for a fixed duration.

@@ -195,7 +195,7 @@ func run(ctx context.Context, c config) (err error) {
 		done := prof.capture(ctx, t.target.Name)
 		account := meter.start(ctx)
 		r := l.run(ctx, t.target)
-		r.account(account())
+		r.loadAccount = account()
 		r.Meanwhile = meanwhile()
 		done()
 		l.close()

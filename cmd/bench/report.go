@@ -97,8 +97,8 @@ func (r *report) markdown() string {
 		"The HTTP and database ceilings are served by a process of their own, as `serve` is.\n\n",
 		r.Ceilings.HTTP.RPS, r.Ceilings.BodyBytes, r.Ceilings.HTTP.P99ms, r.Ceilings.HTTPInLoader.RPS, r.Ceilings.DB.RPS, dbCeilingConns,
 		r.Ceilings.DB.P99ms, r.Ceilings.WriteTPS, pgbenchClients, r.Ceilings.RSASignsPerSec, r.Ceilings.RSAVerifiesPerSec)
-	b.WriteString("| target | req/s | p50 ms | p99 ms | errors | vs HTTP ceiling | vs DB ceiling | vs write ceiling | its ceiling just before | vs that | from cache |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	tableHead(&b, "target", "req/s", "p50 ms", "p99 ms", "errors", "vs HTTP ceiling", "vs DB ceiling", "vs write ceiling",
+		"its ceiling just before", "vs that", "from cache")
 	pct := func(v float64) string {
 		if v <= 0 {
 			return "–"
@@ -128,10 +128,10 @@ func (r *report) markdown() string {
 	}
 	loads := append([]result{r.Ceilings.HTTP, r.Ceilings.DB}, r.Targets...)
 	for _, f := range r.FanOut {
-		loads = append(loads, result{Name: f.Name, CPU: f.CPU, Statements: f.Statements})
+		loads = append(loads, result{Name: f.Name, loadAccount: f.loadAccount})
 	}
 	if r.Intake != nil {
-		loads = append(loads, result{Name: "inbox intake", CPU: r.Intake.Accepted.CPU, Statements: r.Intake.Accepted.Statements})
+		loads = append(loads, result{Name: "inbox intake", loadAccount: r.Intake.Accepted.loadAccount})
 	}
 	cpuLines(&b, loads)
 	statementLines(&b, loads)
@@ -156,6 +156,24 @@ func (r *report) markdown() string {
 	return b.String()
 }
 
+// tableHead starts a Markdown table: its header row and the alignment row
+// made from it, so the two always have as many columns. Columns hold
+// numbers, right-aligned, except the first and those named with a leading
+// "<", which hold text.
+func tableHead(b *strings.Builder, cols ...string) {
+	var names, aligns strings.Builder
+	for i, c := range cols {
+		name, text := strings.CutPrefix(c, "<")
+		names.WriteString("| " + name + " ")
+		if text || i == 0 {
+			aligns.WriteString("| --- ")
+		} else {
+			aligns.WriteString("| ---: ")
+		}
+	}
+	b.WriteString(names.String() + "|\n" + aligns.String() + "|\n")
+}
+
 // cpuLines is the table of where the cores went during each load: what
 // limited a figure starts there (a server short of CPU, PostgreSQL busy,
 // the machine busy with something else).
@@ -165,8 +183,7 @@ func cpuLines(b *strings.Builder, rs []result) {
 		return
 	}
 	b.WriteString("\nCores used during each load (from /proc; the server is `serve`, or the ceiling's own process):\n\n")
-	b.WriteString("| load | server | PostgreSQL | of which not the load's queries | Redis | load generator | other | idle |\n")
-	b.WriteString("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n")
+	tableHead(b, "load", "server", "PostgreSQL", "<of which not the load's queries", "Redis", "load generator", "other", "idle")
 	for _, x := range rows {
 		c := x.CPU
 		fmt.Fprintf(b, "| %s | %.2f | %.2f | %s | %.2f | %.2f | %.2f | %.2f |\n",

@@ -110,8 +110,7 @@ func statementLines(b *strings.Builder, rs []result) {
 		return
 	}
 	b.WriteString("\nPostgreSQL's busiest statements during each load (pg_stat_statements; share of all statements' execution time, planning not included):\n\n")
-	b.WriteString("| load | share | calls | mean µs | rows | statement |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | --- |\n")
+	tableHead(b, "load", "share", "calls", "mean µs", "rows", "<statement")
 	for _, x := range rows {
 		for i, st := range x.Statements {
 			name := ""

@@ -26,8 +26,17 @@ func TestOneLine(t *testing.T) {
 
 func TestStatementLinesEscapePipes(t *testing.T) {
 	var b strings.Builder
-	statementLines(&b, []result{{Name: "x", Statements: []statementShare{{Query: "SELECT a || b", Calls: 2, Share: 0.5}}}})
+	statementLines(&b, []result{{Name: "x", loadAccount: loadAccount{Statements: []statementShare{{Query: "SELECT a || b", Calls: 2, Share: 0.5}}}}})
 	if !strings.Contains(b.String(), "| x | 50 % | 2 |") || !strings.Contains(b.String(), `a \|\| b`) {
 		t.Errorf("table:\n%s", b.String())
+	}
+}
+
+func TestTableHead(t *testing.T) {
+	var b strings.Builder
+	tableHead(&b, "load", "server", "PostgreSQL", "<of which not the load's queries", "Redis")
+	want := "| load | server | PostgreSQL | of which not the load's queries | Redis |\n| --- | ---: | ---: | --- | ---: |\n"
+	if b.String() != want {
+		t.Errorf("tableHead wrote\n%s\nwant\n%s", b.String(), want)
 	}
 }

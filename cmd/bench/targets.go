@@ -83,7 +83,7 @@ func measureCeilings(ctx context.Context, l *loader, meter *cpuMeter, dir, dbURL
 func (cs *ceilingServers) run(ctx context.Context, l *loader, name, u string) result {
 	account := cs.meter.start(ctx)
 	r := l.run(ctx, fixed(name, u+"/"))
-	r.account(account())
+	r.loadAccount = account()
 	l.close()
 	return r
 }
