@@ -52,8 +52,10 @@ type activityFields Activity
 var activityKeys = fieldsOf(reflect.TypeFor[activityFields]())
 
 // MarshalJSON renders the declared properties in struct order, then Extra.
-func (a Activity) MarshalJSON() ([]byte, error) {
-	return encodeFields((*activityFields)(&a), a.Extra, activityKeys)
+func (a Activity) MarshalJSON() ([]byte, error) { return a.render() }
+
+func (a *Activity) render() ([]byte, error) {
+	return encodeFields((*activityFields)(a), a.Extra, activityKeys)
 }
 
 // UnmarshalJSON reads the declared properties tolerantly and keeps the rest

@@ -71,8 +71,10 @@ type actorFields Actor
 var actorKeys = fieldsOf(reflect.TypeFor[actorFields]())
 
 // MarshalJSON renders the declared properties in struct order, then Extra.
-func (a Actor) MarshalJSON() ([]byte, error) {
-	return encodeFields((*actorFields)(&a), a.Extra, actorKeys)
+func (a Actor) MarshalJSON() ([]byte, error) { return a.render() }
+
+func (a *Actor) render() ([]byte, error) {
+	return encodeFields((*actorFields)(a), a.Extra, actorKeys)
 }
 
 // UnmarshalJSON reads the declared properties tolerantly and keeps the rest
@@ -224,6 +226,11 @@ func (ks PublicKeys) MarshalJSON() ([]byte, error) {
 		return Marshal(ks[0])
 	}
 	return Marshal([]PublicKey(ks))
+}
+
+func (ks PublicKeys) appendJSON(dst []byte) ([]byte, error) {
+	b, err := ks.MarshalJSON()
+	return append(dst, b...), err
 }
 
 // UnmarshalJSON accepts an object, an array of objects or IRIs, an IRI, or

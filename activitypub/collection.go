@@ -38,8 +38,10 @@ type collectionFields Collection
 var collectionKeys = fieldsOf(reflect.TypeFor[collectionFields]())
 
 // MarshalJSON renders the declared properties in struct order, then Extra.
-func (c Collection) MarshalJSON() ([]byte, error) {
-	return encodeFields((*collectionFields)(&c), c.Extra, collectionKeys)
+func (c Collection) MarshalJSON() ([]byte, error) { return c.render() }
+
+func (c *Collection) render() ([]byte, error) {
+	return encodeFields((*collectionFields)(c), c.Extra, collectionKeys)
 }
 
 // UnmarshalJSON reads the declared properties tolerantly and keeps the rest

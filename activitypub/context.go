@@ -147,11 +147,13 @@ func (c Context) HasAS() bool {
 }
 
 // MarshalJSON writes the context as stored.
-func (c Context) MarshalJSON() ([]byte, error) {
+func (c Context) MarshalJSON() ([]byte, error) { return c.appendJSON(nil) }
+
+func (c Context) appendJSON(dst []byte) ([]byte, error) {
 	if c.IsZero() {
-		return []byte("null"), nil
+		return append(dst, "null"...), nil
 	}
-	return c.raw, nil
+	return append(dst, c.raw...), nil
 }
 
 // UnmarshalJSON keeps any JSON value; null is the absent context.

@@ -19,10 +19,8 @@ func Marshal(v any) ([]byte, error) {
 	// The document types render themselves, compactly and without HTML
 	// escaping already; the encoder would only validate and copy every
 	// byte once more (on an outbox page, a quarter of the time).
-	if d, ok := v.(document); ok {
-		if rv := reflect.ValueOf(v); rv.Kind() != reflect.Pointer || !rv.IsNil() {
-			return d.MarshalJSON()
-		}
+	if d := asDocument(v); d != nil {
+		return d.render()
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -3,7 +3,6 @@ package activitypub
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -66,26 +65,45 @@ func (u URLs) HrefFor(prefix string) string {
 
 // MarshalJSON writes one bare link as a string, one rich link as an object,
 // and several as an array of strings and objects.
-func (u URLs) MarshalJSON() ([]byte, error) {
-	u = slices.DeleteFunc(slices.Clone(u), func(l Link) bool { return l.Href == "" })
-	one := func(l Link) ([]byte, error) {
-		if l.bare() {
-			return Marshal(l.Href)
-		}
-		return Marshal(l)
-	}
-	if len(u) == 1 {
-		return one(u[0])
-	}
-	parts := make([]json.RawMessage, 0, len(u))
+func (u URLs) MarshalJSON() ([]byte, error) { return u.appendJSON(nil) }
+
+func (u URLs) appendJSON(dst []byte) ([]byte, error) {
+	n := 0
 	for _, l := range u {
-		b, err := one(l)
-		if err != nil {
+		if l.Href != "" {
+			n++
+		}
+	}
+	one := func(dst []byte, l Link) ([]byte, error) {
+		if l.bare() {
+			return appendString(dst, l.Href), nil
+		}
+		b, err := Marshal(l)
+		return append(dst, b...), err
+	}
+	if n == 1 {
+		for _, l := range u {
+			if l.Href != "" {
+				return one(dst, l)
+			}
+		}
+	}
+	dst = append(dst, '[')
+	i := 0
+	for _, l := range u {
+		if l.Href == "" {
+			continue
+		}
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		i++
+		var err error
+		if dst, err = one(dst, l); err != nil {
 			return nil, err
 		}
-		parts = append(parts, b)
 	}
-	return Marshal(parts)
+	return append(dst, ']'), nil
 }
 
 // UnmarshalJSON accepts a string, a Link object, an array of either, or null.

@@ -85,8 +85,10 @@ type objectFields Object
 var objectKeys = fieldsOf(reflect.TypeFor[objectFields]())
 
 // MarshalJSON renders the declared properties in struct order, then Extra.
-func (o Object) MarshalJSON() ([]byte, error) {
-	return encodeFields((*objectFields)(&o), o.Extra, objectKeys)
+func (o Object) MarshalJSON() ([]byte, error) { return o.render() }
+
+func (o *Object) render() ([]byte, error) {
+	return encodeFields((*objectFields)(o), o.Extra, objectKeys)
 }
 
 // UnmarshalJSON reads the declared properties tolerantly and keeps the rest

@@ -1,7 +1,6 @@
 package activitypub
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,11 +52,18 @@ func Embed(v any) Ref {
 	case json.RawMessage:
 		raw = x
 	default:
-		b, err := Marshal(v)
+		d := asDocument(v)
+		var b []byte
+		var err error
+		if d != nil {
+			b, err = d.render()
+		} else {
+			b, err = Marshal(v)
+		}
 		if err != nil {
 			return Ref{err: fmt.Errorf("activitypub: embed %T: %w", v, err)}
 		}
-		if d, ok := v.(document); ok && firstByte(b) == '{' {
+		if d != nil && firstByte(b) == '{' {
 			// A document struct says its own id and type: no need to parse
 			// what was just rendered (outbox pages embed a Note in a Create
 			// in a page, and parsing each again was a fifth of their time).
@@ -80,13 +86,47 @@ func Embed(v any) Ref {
 // Collection), which know their id and type and render themselves.
 type document interface {
 	head() (id string, typ Type)
-	MarshalJSON() ([]byte, error)
+	render() ([]byte, error)
 }
 
-func (o Object) head() (string, Type)     { return o.ID, o.Type }
-func (a Activity) head() (string, Type)   { return a.ID, a.Type }
-func (a Actor) head() (string, Type)      { return a.ID, a.Type }
-func (c Collection) head() (string, Type) { return c.ID, c.Type }
+func (o *Object) head() (string, Type)     { return o.ID, o.Type }
+func (a *Activity) head() (string, Type)   { return a.ID, a.Type }
+func (a *Actor) head() (string, Type)      { return a.ID, a.Type }
+func (c *Collection) head() (string, Type) { return c.ID, c.Type }
+
+// asDocument returns v as a document when it is one of the document structs
+// or a non-nil pointer to one. Their methods take pointers: an Object is
+// 1.4 KB, and a value method called through an interface copies it (to the
+// heap, when the copy's address reaches the encoder) on every call.
+func asDocument(v any) document {
+	switch x := v.(type) {
+	case *Object:
+		if x != nil {
+			return x
+		}
+	case *Activity:
+		if x != nil {
+			return x
+		}
+	case *Actor:
+		if x != nil {
+			return x
+		}
+	case *Collection:
+		if x != nil {
+			return x
+		}
+	case Object:
+		return &x
+	case Activity:
+		return &x
+	case Actor:
+		return &x
+	case Collection:
+		return &x
+	}
+	return nil
+}
 
 // EmbedRaw returns a Ref that renders raw, a JSON object, inline and
 // unchanged but for whitespace: use it to re-embed an activity exactly as it
@@ -215,39 +255,39 @@ func (r Ref) AsCollection() (*Collection, error) {
 // MarshalJSON renders an IRI as a string, an embedded object as its JSON, and
 // several values as an array. The zero Ref renders as null, so fields of type
 // Ref are tagged omitzero.
-func (r Ref) MarshalJSON() ([]byte, error) {
+func (r Ref) MarshalJSON() ([]byte, error) { return r.appendJSON(nil) }
+
+func (r Ref) appendJSON(dst []byte) ([]byte, error) {
+	if !r.list {
+		return r.appendOne(dst)
+	}
 	if r.err != nil {
 		return nil, r.err
 	}
-	if !r.list {
-		return r.marshalOne()
-	}
-	var buf bytes.Buffer
-	buf.WriteByte('[')
+	dst = append(dst, '[')
 	for i, v := range r.All() {
 		if i > 0 {
-			buf.WriteByte(',')
+			dst = append(dst, ',')
 		}
-		b, err := v.marshalOne()
-		if err != nil {
+		var err error
+		if dst, err = v.appendOne(dst); err != nil {
 			return nil, err
 		}
-		buf.Write(b)
 	}
-	buf.WriteByte(']')
-	return buf.Bytes(), nil
+	return append(dst, ']'), nil
 }
 
-func (r Ref) marshalOne() ([]byte, error) {
+// appendOne appends the first value alone.
+func (r *Ref) appendOne(dst []byte) ([]byte, error) {
 	switch {
 	case r.err != nil:
 		return nil, r.err
 	case r.raw != nil:
-		return r.raw, nil
+		return append(dst, r.raw...), nil
 	case r.iri != "":
-		return Marshal(r.iri)
+		return appendString(dst, r.iri), nil
 	}
-	return []byte("null"), nil
+	return append(dst, "null"...), nil
 }
 
 // UnmarshalJSON accepts a string, an object, an array of those, or null.
@@ -369,25 +409,37 @@ func (rs Refs) Objects() []*Object {
 }
 
 // MarshalJSON renders an array, leaving out zero Refs so no null appears.
-func (rs Refs) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteByte('[')
+func (rs Refs) MarshalJSON() ([]byte, error) { return rs.appendJSON(nil) }
+
+func (rs Refs) appendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, '[')
 	n := 0
-	for _, r := range rs {
-		for _, v := range r.All() {
-			b, err := v.MarshalJSON()
-			if err != nil {
-				return nil, err
+	for i := range rs {
+		if rs[i].IsZero() {
+			continue
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		var err error
+		if !rs[i].list {
+			dst, err = rs[i].appendOne(dst)
+		} else {
+			for j, v := range rs[i].All() {
+				if j > 0 {
+					dst = append(dst, ',')
+				}
+				if dst, err = v.appendOne(dst); err != nil {
+					break
+				}
 			}
-			if n > 0 {
-				buf.WriteByte(',')
-			}
-			buf.Write(b)
-			n++
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
-	buf.WriteByte(']')
-	return buf.Bytes(), nil
+	return append(dst, ']'), nil
 }
 
 // UnmarshalJSON accepts a single IRI or object, an array of them, or null.

@@ -30,11 +30,16 @@ var timeLayouts = []string{
 }
 
 // MarshalJSON writes RFC 3339 in UTC, truncated to the second.
-func (t Time) MarshalJSON() ([]byte, error) {
+func (t Time) MarshalJSON() ([]byte, error) { return t.appendJSON(nil) }
+
+// appendJSON needs no escaping: RFC 3339 is digits, '-', ':', 'T' and 'Z'.
+func (t Time) appendJSON(dst []byte) ([]byte, error) {
 	if t.IsZero() {
-		return []byte("null"), nil
+		return append(dst, "null"...), nil
 	}
-	return json.Marshal(t.UTC().Truncate(time.Second).Format(time.RFC3339))
+	dst = append(dst, '"')
+	dst = t.UTC().Truncate(time.Second).AppendFormat(dst, time.RFC3339)
+	return append(dst, '"'), nil
 }
 
 // UnmarshalJSON reads any of the layouts above; anything else is the zero Time.

@@ -108,7 +108,7 @@ func (s *Service) renderCreateComment(ctx context.Context, row *store.OutboxRow)
 		parent, _ := s.store.CommentByID(ctx, deref(c.ParentID))
 		if parent != nil && parent.IsRemote() {
 			note.CC = append(note.CC, ap.IRI(parent.Remote.URI))
-			note.Tag = append(note.Tag, ap.Embed(ap.Object{Type: ap.TypeMention, Href: parent.Remote.URI,
+			note.Tag = append(note.Tag, ap.Embed(&ap.Object{Type: ap.TypeMention, Href: parent.Remote.URI,
 				Name: "@" + parent.Remote.Username + "@" + parent.Remote.Host}))
 			if parent.APID != nil {
 				note.InReplyTo = ap.IRI(*parent.APID)
@@ -148,7 +148,7 @@ func (s *Service) renderDelete(ctx context.Context, row *store.OutboxRow, object
 		Actor:   ap.IRI(s.urls.Actor(name)),
 		To:      ap.IRIs(ap.PublicIRI),
 		CC:      ap.IRIs(s.urls.Followers(name)),
-		Object:  ap.Embed(ap.Object{ID: objectID, Type: ap.TypeTombstone}),
+		Object:  ap.Embed(&ap.Object{ID: objectID, Type: ap.TypeTombstone}),
 	}, nil
 }
 

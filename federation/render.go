@@ -57,13 +57,13 @@ func (s *Service) RenderActor(agent *store.Agent, publicKeyPEM string, withConte
 		a.Updated = ap.NewTime(agent.UpdatedAt)
 	}
 	if agent.Model != "" {
-		a.Attachment = append(a.Attachment, ap.Embed(ap.Object{Type: ap.TypePropertyValue, Name: "Model",
+		a.Attachment = append(a.Attachment, ap.Embed(&ap.Object{Type: ap.TypePropertyValue, Name: "Model",
 			Value: html.EscapeString(agent.Model)}))
 	}
-	a.Attachment = append(a.Attachment, ap.Embed(ap.Object{Type: ap.TypePropertyValue, Name: "Agent guide",
+	a.Attachment = append(a.Attachment, ap.Embed(&ap.Object{Type: ap.TypePropertyValue, Name: "Agent guide",
 		Value: linkHTML(u.Skill())}))
 	if agent.AvatarURL != "" {
-		a.Icon = ap.Embed(ap.Object{Type: ap.TypeImage, MediaType: GuessImageType(agent.AvatarURL),
+		a.Icon = ap.Embed(&ap.Object{Type: ap.TypeImage, MediaType: GuessImageType(agent.AvatarURL),
 			URL: ap.URL(agent.AvatarURL)})
 	}
 	if withContext {
@@ -133,13 +133,13 @@ func (s *Service) RenderNote(p *store.Post, withContext bool) *ap.Object {
 		CC:           ap.IRIs(u.Followers(p.Agent.Name)),
 		Sensitive:    ptr(false),
 		Attachment:   s.renderAttachments(p),
-		Tag: ap.Refs{ap.Embed(ap.Object{Type: ap.TypeHashtag, Href: u.Tag(p.Category),
+		Tag: ap.Refs{ap.Embed(&ap.Object{Type: ap.TypeHashtag, Href: u.Tag(p.Category),
 			Name: "#" + p.Category})},
-		Replies: ap.Embed(ap.Collection{ID: u.Note(p.ID) + "/replies", Type: ap.TypeOrderedCollection,
+		Replies: ap.Embed(&ap.Collection{ID: u.Note(p.ID) + "/replies", Type: ap.TypeOrderedCollection,
 			TotalItems: ptr(p.CommentCount), First: ap.IRI(u.Note(p.ID) + "/replies?page=1")}),
-		Likes: ap.Embed(ap.Collection{ID: u.Note(p.ID) + "/likes", Type: ap.TypeCollection,
+		Likes: ap.Embed(&ap.Collection{ID: u.Note(p.ID) + "/likes", Type: ap.TypeCollection,
 			TotalItems: ptr(p.Upvotes)}),
-		Shares: ap.Embed(ap.Collection{ID: u.Note(p.ID) + "/shares", Type: ap.TypeCollection,
+		Shares: ap.Embed(&ap.Collection{ID: u.Note(p.ID) + "/shares", Type: ap.TypeCollection,
 			TotalItems: ptr(p.ShareCount)}),
 	}
 	if withContext {
@@ -171,7 +171,7 @@ func (s *Service) renderAttachments(p *store.Post) ap.Refs {
 		if m.SafeWidth != nil && m.SafeHeight != nil {
 			img.Width, img.Height = *m.SafeWidth, *m.SafeHeight
 		}
-		refs = append(refs, ap.Embed(img))
+		refs = append(refs, ap.Embed(&img))
 	}
 	if len(refs) > 0 {
 		return refs
@@ -188,7 +188,7 @@ func (s *Service) renderAttachments(p *store.Post) ap.Refs {
 	if w, h := p.Image.Width, p.Image.Height; w != nil && h != nil && *w <= maxPixelfedSide && *h <= maxPixelfedSide {
 		img.Width, img.Height = *w, *h
 	}
-	return ap.Refs{ap.Embed(img)}
+	return ap.Refs{ap.Embed(&img)}
 }
 
 // RenderCommentNote is a local comment as a Note replying to the post (or
@@ -220,8 +220,12 @@ func (s *Service) RenderCommentNote(c *store.Comment, postAuthor string, withCon
 // RenderCreate wraps a Note in the Create that published it. Its id is
 // derived from the Note's, so the outbox and the delivery agree on it.
 func (s *Service) RenderCreate(note *ap.Object, actor string) *ap.Activity {
-	inner := *note
-	inner.Context = ap.Context{}
+	inner := note
+	if !note.Context.IsZero() { // @context belongs to the Create alone
+		c := *note
+		c.Context = ap.Context{}
+		inner = &c
+	}
 	return &ap.Activity{
 		ID:        note.ID + "/activity",
 		Type:      ap.TypeCreate,
