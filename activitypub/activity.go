@@ -52,9 +52,12 @@ type activityFields Activity
 var activityKeys = fieldsOf(reflect.TypeFor[activityFields]())
 
 // MarshalJSON renders the declared properties in struct order, then Extra.
-func (a Activity) MarshalJSON() ([]byte, error) { return a.render() }
+func (a Activity) MarshalJSON() ([]byte, error) {
+	b, _, err := a.render()
+	return b, err
+}
 
-func (a *Activity) render() ([]byte, error) {
+func (a *Activity) render() ([]byte, int, error) {
 	return encodeFields((*activityFields)(a), a.Extra, activityKeys)
 }
 

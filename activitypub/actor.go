@@ -71,9 +71,12 @@ type actorFields Actor
 var actorKeys = fieldsOf(reflect.TypeFor[actorFields]())
 
 // MarshalJSON renders the declared properties in struct order, then Extra.
-func (a Actor) MarshalJSON() ([]byte, error) { return a.render() }
+func (a Actor) MarshalJSON() ([]byte, error) {
+	b, _, err := a.render()
+	return b, err
+}
 
-func (a *Actor) render() ([]byte, error) {
+func (a *Actor) render() ([]byte, int, error) {
 	return encodeFields((*actorFields)(a), a.Extra, actorKeys)
 }
 

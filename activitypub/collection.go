@@ -38,9 +38,12 @@ type collectionFields Collection
 var collectionKeys = fieldsOf(reflect.TypeFor[collectionFields]())
 
 // MarshalJSON renders the declared properties in struct order, then Extra.
-func (c Collection) MarshalJSON() ([]byte, error) { return c.render() }
+func (c Collection) MarshalJSON() ([]byte, error) {
+	b, _, err := c.render()
+	return b, err
+}
 
-func (c *Collection) render() ([]byte, error) {
+func (c *Collection) render() ([]byte, int, error) {
 	return encodeFields((*collectionFields)(c), c.Extra, collectionKeys)
 }
 

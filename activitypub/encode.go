@@ -32,6 +32,8 @@ type fieldEncoder struct {
 	key   string // `"name":`
 	omit  func(reflect.Value) bool
 	write func(dst []byte, v reflect.Value) ([]byte, error)
+	// depth is the nesting of the value written (nil: a scalar's, 0).
+	depth func(v reflect.Value, written []byte) int
 }
 
 var (
@@ -72,7 +74,7 @@ func newStructEncoder(t reflect.Type) *structEncoder {
 			name = f.Name
 		}
 		key := string(appendString(nil, name)) + ":"
-		fe := fieldEncoder{index: f.Index[0], name: name, key: key, write: valueWriter(f.Type)}
+		fe := fieldEncoder{index: f.Index[0], name: name, key: key, write: valueWriter(f.Type), depth: depthOf(f.Type)}
 		fe.omit = omitter(f.Type, hasOption(opts, "omitempty"), hasOption(opts, "omitzero"))
 		e.fields = append(e.fields, fe)
 	}
@@ -88,10 +90,14 @@ func hasOption(opts, want string) bool {
 	return false
 }
 
-// encode appends v's JSON object to dst.
-func (e *structEncoder) encode(dst []byte, v reflect.Value) ([]byte, error) {
+// encode appends v's JSON object to dst, and returns its depth (the
+// object's own level included) as depth would scan it: Embed checks it
+// against MaxDepth, and scanning every embedded document once more at
+// every level of an outbox page was a tenth of rendering it.
+func (e *structEncoder) encode(dst []byte, v reflect.Value) ([]byte, int, error) {
 	dst = append(dst, '{')
 	first := true
+	deepest := 0
 	for i := range e.fields {
 		f := &e.fields[i]
 		fv := v.Field(f.index)
@@ -103,12 +109,47 @@ func (e *structEncoder) encode(dst []byte, v reflect.Value) ([]byte, error) {
 		}
 		first = false
 		dst = append(dst, f.key...)
+		start := len(dst)
 		var err error
 		if dst, err = f.write(dst, fv); err != nil {
-			return nil, err
+			return nil, 0, err
+		}
+		if f.depth != nil {
+			deepest = max(deepest, f.depth(fv, dst[start:]))
 		}
 	}
-	return append(dst, '}'), nil
+	return append(dst, '}'), 1 + deepest, nil
+}
+
+// depther is implemented by Ref and Refs, which know the depth of what
+// they hold without scanning it.
+type depther interface{ jsonDepth() int }
+
+var deptherType = reflect.TypeFor[depther]()
+
+// depthOf returns how a field of type t finds the depth of the value it
+// wrote: nil for scalars (and Time, a string), which add none.
+func depthOf(t reflect.Type) func(v reflect.Value, written []byte) int {
+	if t.Implements(deptherType) {
+		return func(v reflect.Value, _ []byte) int { return addressed(v).(depther).jsonDepth() }
+	}
+	if t == reflect.TypeFor[Time]() {
+		return nil
+	}
+	k := t.Kind()
+	if k == reflect.Pointer {
+		k = t.Elem().Kind()
+	}
+	switch k {
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64:
+		if !t.Implements(marshalerType) && !reflect.PointerTo(t).Implements(marshalerType) &&
+			!t.Implements(textMarshalerType) && !reflect.PointerTo(t).Implements(textMarshalerType) {
+			return nil
+		}
+	}
+	return func(_ reflect.Value, written []byte) int { return depth(written) }
 }
 
 // omitter is encoding/json's rule for leaving a field out, or nil when the

@@ -90,12 +90,15 @@ func TestStructEncoderMatchesEncodingJSON(t *testing.T) {
 				fields, fs = collectionFields(*d), collectionKeys
 			}
 			want := byEncodingJSON(t, fields)
-			got, err := fs.enc.encode(nil, reflect.ValueOf(fields))
+			got, gotDepth, err := fs.enc.encode(nil, reflect.ValueOf(fields))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(got, want) {
 				t.Errorf("structEncoder:\n%s\nencoding/json:\n%s", got, want)
+			}
+			if wantDepth := depth(want); gotDepth != wantDepth {
+				t.Errorf("depth %d, scanning says %d", gotDepth, wantDepth)
 			}
 		})
 	}

@@ -20,7 +20,8 @@ func Marshal(v any) ([]byte, error) {
 	// escaping already; the encoder would only validate and copy every
 	// byte once more (on an outbox page, a quarter of the time).
 	if d := asDocument(v); d != nil {
-		return d.render()
+		b, _, err := d.render()
+		return b, err
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -113,20 +114,20 @@ const maxPooledBuffer = 256 << 10
 // encodeFields renders *v (a struct without custom methods, of the type fs
 // was read from) and appends the extra properties in sorted key order after
 // the declared ones. An extra key that names a declared property is
-// dropped: the typed field wins.
-func encodeFields[T any](v *T, extra map[string]json.RawMessage, fs fieldSet) ([]byte, error) {
+// dropped: the typed field wins. It also returns the rendering's depth.
+func encodeFields[T any](v *T, extra map[string]json.RawMessage, fs fieldSet) ([]byte, int, error) {
 	scratch := encodeBuffers.Get().(*[]byte)
-	rendered, err := fs.enc.encode((*scratch)[:0], reflect.ValueOf(v).Elem())
+	rendered, deepest, err := fs.enc.encode((*scratch)[:0], reflect.ValueOf(v).Elem())
 	b := bytes.Clone(rendered) // before the scratch buffer goes back
 	if cap(rendered) <= maxPooledBuffer {
 		*scratch = rendered[:0]
 		encodeBuffers.Put(scratch)
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if len(extra) == 0 {
-		return b, nil
+		return b, deepest, nil
 	}
 	keys := make([]string, 0, len(extra))
 	for k := range extra {
@@ -135,7 +136,7 @@ func encodeFields[T any](v *T, extra map[string]json.RawMessage, fs fieldSet) ([
 		}
 	}
 	if len(keys) == 0 {
-		return b, nil
+		return b, deepest, nil
 	}
 	slices.Sort(keys)
 	var buf bytes.Buffer
@@ -146,16 +147,17 @@ func encodeFields[T any](v *T, extra map[string]json.RawMessage, fs fieldSet) ([
 		}
 		key, err := Marshal(k)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		buf.Write(key)
 		buf.WriteByte(':')
 		if err := json.Compact(&buf, extra[k]); err != nil {
-			return nil, fmt.Errorf("activitypub: extra property %q: %w", k, err)
+			return nil, 0, fmt.Errorf("activitypub: extra property %q: %w", k, err)
 		}
+		deepest = max(deepest, 1+depth(extra[k]))
 	}
 	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return buf.Bytes(), deepest, nil
 }
 
 // compactCopy returns a compact copy of data, a JSON value encoding/json

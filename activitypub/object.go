@@ -85,9 +85,12 @@ type objectFields Object
 var objectKeys = fieldsOf(reflect.TypeFor[objectFields]())
 
 // MarshalJSON renders the declared properties in struct order, then Extra.
-func (o Object) MarshalJSON() ([]byte, error) { return o.render() }
+func (o Object) MarshalJSON() ([]byte, error) {
+	b, _, err := o.render()
+	return b, err
+}
 
-func (o *Object) render() ([]byte, error) {
+func (o *Object) render() ([]byte, int, error) {
 	return encodeFields((*objectFields)(o), o.Extra, objectKeys)
 }
 

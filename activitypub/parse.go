@@ -69,10 +69,14 @@ func checkDocument(data []byte) error {
 // checkDepth scans data, without decoding it, for nesting beyond MaxDepth.
 // Malformed JSON passes here and fails later in the decoder.
 func checkDepth(data []byte) error {
-	if d := depth(data); d > MaxDepth {
-		return fmt.Errorf("%w: %w: more than %d levels", ErrInvalid, ErrTooDeep, MaxDepth)
+	if depth(data) > MaxDepth {
+		return errTooDeep()
 	}
 	return nil
+}
+
+func errTooDeep() error {
+	return fmt.Errorf("%w: %w: more than %d levels", ErrInvalid, ErrTooDeep, MaxDepth)
 }
 
 // depth returns the maximum nesting of objects and arrays in data, counting

@@ -35,6 +35,8 @@ type Ref struct {
 	rest []Ref
 	list bool
 	err  error
+	// depth is raw's nesting when known, 0 when it is still to be scanned.
+	depth int
 }
 
 // IRI returns a Ref to the node named by iri, rendered as a bare string.
@@ -53,27 +55,27 @@ func Embed(v any) Ref {
 		raw = x
 	default:
 		d := asDocument(v)
-		var b []byte
-		var err error
-		if d != nil {
-			b, err = d.render()
-		} else {
-			b, err = Marshal(v)
+		if d == nil {
+			b, err := Marshal(v)
+			if err != nil {
+				return Ref{err: fmt.Errorf("activitypub: embed %T: %w", v, err)}
+			}
+			raw = b
+			break
 		}
+		// A document struct says its own id and type, and its encoder its
+		// depth: no need to parse or scan what was just rendered (outbox
+		// pages embed a Note in a Create in a page, and parsing each again
+		// was a fifth of their time).
+		b, depth, err := d.render()
 		if err != nil {
 			return Ref{err: fmt.Errorf("activitypub: embed %T: %w", v, err)}
 		}
-		if d != nil && firstByte(b) == '{' {
-			// A document struct says its own id and type: no need to parse
-			// what was just rendered (outbox pages embed a Note in a Create
-			// in a page, and parsing each again was a fifth of their time).
-			if err := checkDepth(b); err != nil {
-				return Ref{err: err}
-			}
-			id, typ := d.head()
-			return Ref{raw: b, id: id, typ: typ}
+		if depth > MaxDepth {
+			return Ref{err: errTooDeep()}
 		}
-		raw = b
+		id, typ := d.head()
+		return Ref{raw: b, id: id, typ: typ, depth: depth}
 	}
 	r, err := EmbedRaw(raw)
 	if err != nil {
@@ -86,7 +88,7 @@ func Embed(v any) Ref {
 // Collection), which know their id and type and render themselves.
 type document interface {
 	head() (id string, typ Type)
-	render() ([]byte, error)
+	render() (b []byte, depth int, err error)
 }
 
 func (o *Object) head() (string, Type)     { return o.ID, o.Type }
@@ -133,8 +135,9 @@ func asDocument(v any) document {
 // was received (the Follow inside an Accept, the Like inside an Undo). raw
 // is checked against [MaxDepth] and copied compacted.
 func EmbedRaw(raw json.RawMessage) (Ref, error) {
-	if err := checkDepth(raw); err != nil {
-		return Ref{}, err
+	d := depth(raw)
+	if d > MaxDepth {
+		return Ref{}, errTooDeep()
 	}
 	var r Ref
 	if err := r.UnmarshalJSON(raw); err != nil {
@@ -143,6 +146,7 @@ func EmbedRaw(raw json.RawMessage) (Ref, error) {
 	if !r.IsEmbedded() || r.list {
 		return Ref{}, fmt.Errorf("%w: %w: embedded value must be a JSON object", ErrInvalid, ErrSyntax)
 	}
+	r.depth = d
 	return r, nil
 }
 
@@ -275,6 +279,34 @@ func (r Ref) appendJSON(dst []byte) ([]byte, error) {
 		}
 	}
 	return append(dst, ']'), nil
+}
+
+// jsonDepth is the nesting of what the Ref renders: 0 for an IRI, the
+// embedded object's depth, or one more than its values' for an array.
+func (r Ref) jsonDepth() int {
+	if !r.list {
+		return r.depthOne()
+	}
+	return 1 + r.valuesDepth()
+}
+
+// valuesDepth is the deepest of the Ref's values.
+func (r *Ref) valuesDepth() int {
+	deepest := r.depthOne()
+	for i := range r.rest {
+		deepest = max(deepest, r.rest[i].depthOne())
+	}
+	return deepest
+}
+
+func (r *Ref) depthOne() int {
+	switch {
+	case r.raw == nil:
+		return 0
+	case r.depth > 0:
+		return r.depth
+	}
+	return depth(r.raw) // parsed, never scanned alone
 }
 
 // appendOne appends the first value alone.
@@ -410,6 +442,16 @@ func (rs Refs) Objects() []*Object {
 
 // MarshalJSON renders an array, leaving out zero Refs so no null appears.
 func (rs Refs) MarshalJSON() ([]byte, error) { return rs.appendJSON(nil) }
+
+// jsonDepth is one more than the deepest value's: Refs render one array,
+// a Ref holding several values included.
+func (rs Refs) jsonDepth() int {
+	deepest := 0
+	for i := range rs {
+		deepest = max(deepest, rs[i].valuesDepth())
+	}
+	return 1 + deepest
+}
 
 func (rs Refs) appendJSON(dst []byte) ([]byte, error) {
 	dst = append(dst, '[')

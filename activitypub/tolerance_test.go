@@ -334,6 +334,19 @@ func TestEmbeddedDecodeErrors(t *testing.T) {
 	if _, err := EmbedRaw([]byte(strings.Repeat("[", MaxDepth+1))); !errors.Is(err, ErrTooDeep) {
 		t.Errorf("EmbedRaw too deep: %v", err)
 	}
+	// A document's depth is added up, not scanned: an object at the
+	// limit is embedded, one level more is not.
+	atLimit, err := EmbedRaw([]byte(strings.Repeat(`{"a":`, MaxDepth-2) + `1` + strings.Repeat(`}`, MaxDepth-2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inTag := Embed(&Object{Type: TypeNote, Tag: Refs{atLimit}}) // object, array, then MaxDepth-2 levels
+	if _, err := inTag.MarshalJSON(); err != nil || depth(inTag.Raw()) != MaxDepth {
+		t.Errorf("embedding at the limit: %v (depth %d)", err, depth(inTag.Raw()))
+	}
+	if _, err := Embed(&Activity{Type: TypeCreate, Object: inTag}).MarshalJSON(); !errors.Is(err, ErrTooDeep) {
+		t.Errorf("embedding past the limit: %v", err)
+	}
 	if _, err := Marshal(Activity{Type: TypeUndo, Object: Embed(make(chan int))}); err == nil {
 		t.Error("embedding an unmarshallable value did not fail at render")
 	}
