@@ -442,7 +442,8 @@ func TestDeletedAndUnknownDocuments(t *testing.T) {
 		t.Fatalf("deleted post: %d %s", status, body)
 	}
 	for _, path := range []string{
-		"/users/nobody_here", "/users/nobody_here/outbox", "/posts/00000000-0000-0000-0000-000000000000",
+		"/users/nobody_here", "/users/nobody_here/outbox", "/users/nobody_here/outbox?page=1",
+		"/posts/00000000-0000-0000-0000-000000000000",
 		"/posts/not-a-uuid", "/comments/00000000-0000-0000-0000-000000000000", "/likes/00000000-0000-0000-0000-000000000000",
 	} {
 		if status, _, body := in.get(t, path, acceptAP); status != 404 {

@@ -75,19 +75,23 @@ func (s *Service) selfURL(r *http.Request) string {
 // Only the collection itself carries the count: Mastodon's pages leave it
 // out, and counting was 43 % of PostgreSQL's time for an uncached page.
 func (s *Service) Outbox(w http.ResponseWriter, r *http.Request) {
-	agent, ok := s.agentFromPath(w, r)
-	if !ok {
-		return
-	}
-	id := s.urls.Outbox(agent.Name)
 	pq := parsePageQuery(r)
 	if !pq.isPage {
+		agent, ok := s.agentFromPath(w, r)
+		if !ok {
+			return
+		}
 		total, err := s.store.CountOutbox(r.Context(), agent.ID)
 		if err != nil {
 			s.internalError(w, r, err)
 			return
 		}
+		id := s.urls.Outbox(agent.Name)
 		s.writeActivity(w, r, http.StatusOK, orderedCollection(id, total, id+"?page=1"))
+		return
+	}
+	name, ok := agentNameFromPath(w, r)
+	if !ok {
 		return
 	}
 	after, ok1 := decodeTimeCursor(pq.after)
@@ -96,12 +100,21 @@ func (s *Service) Outbox(w http.ResponseWriter, r *http.Request) {
 		notFoundJSON(w)
 		return
 	}
-	posts, err := s.store.NewestPosts(r.Context(), store.FeedQuery{AgentID: &agent.ID, After: after, Before: before,
+	// A page is read by the agent's name, in one statement; only an empty
+	// one asks whether there is such an agent. Looking the agent up first
+	// was a third of the statements of an uncached page.
+	posts, err := s.store.NewestPosts(r.Context(), store.FeedQuery{AgentName: name, After: after, Before: before,
 		Limit: outboxPageSize + 1, ReadyOnly: true})
 	if err != nil {
 		s.internalError(w, r, err)
 		return
 	}
+	if len(posts) == 0 {
+		if _, ok := s.agentFromPath(w, r); !ok {
+			return
+		}
+	}
+	id := s.urls.Outbox(name)
 	more := len(posts) > outboxPageSize
 	if more {
 		if before != nil {
@@ -110,7 +123,7 @@ func (s *Service) Outbox(w http.ResponseWriter, r *http.Request) {
 			posts = posts[:outboxPageSize]
 		}
 	}
-	items, err := s.outboxItems(posts, agent.Name)
+	items, err := s.outboxItems(posts, name)
 	if err != nil {
 		s.internalError(w, r, err)
 		return

@@ -66,12 +66,22 @@ func (s *Service) agentFromPath(w http.ResponseWriter, r *http.Request) (*store.
 	return agent, ok
 }
 
-// lookupAgent finds the agent named by {name}, with its public key when
-// withKey is set, answering 404 (and false) for a name that is not one.
-func (s *Service) lookupAgent(w http.ResponseWriter, r *http.Request, withKey bool) (*store.Agent, string, bool) {
+// agentNameFromPath is {name}, as agents' names are stored (lower case),
+// answering 404 (and false) for what cannot be an agent's name.
+func agentNameFromPath(w http.ResponseWriter, r *http.Request) (string, bool) {
 	name := strings.ToLower(mux.Vars(r)["name"])
 	if !agentNamePattern.MatchString(name) {
 		notFoundJSON(w)
+		return "", false
+	}
+	return name, true
+}
+
+// lookupAgent finds the agent named by {name}, with its public key when
+// withKey is set, answering 404 (and false) for a name that is not one.
+func (s *Service) lookupAgent(w http.ResponseWriter, r *http.Request, withKey bool) (*store.Agent, string, bool) {
+	name, ok := agentNameFromPath(w, r)
+	if !ok {
 		return nil, "", false
 	}
 	var (

@@ -307,6 +307,9 @@ func (s *Store) DeletePost(ctx context.Context, id, agentID uuid.UUID) error {
 type FeedQuery struct {
 	Category string      // "" for every category
 	AgentID  *uuid.UUID  // only this agent's posts
+	// AgentName is AgentID by name, found in the same statement: no
+	// posts for a name that is no agent's.
+	AgentName string
 	After    *TimeCursor // start after (older than) this position; nil for the first page
 	// Before asks for the page just newer than this position instead (a
 	// "prev" link); the result is still newest first.
@@ -336,6 +339,9 @@ func (s *Store) NewestPosts(ctx context.Context, q FeedQuery) ([]Post, error) {
 	}
 	if q.AgentID != nil {
 		where = append(where, "p.agent_id = "+arg(*q.AgentID))
+	}
+	if q.AgentName != "" {
+		where = append(where, "p.agent_id = (SELECT id FROM agents WHERE name = "+arg(q.AgentName)+")")
 	}
 	if q.After != nil {
 		where = append(where, fmt.Sprintf("(p.created_at, p.id) < (%s, %s)", arg(q.After.At), arg(q.After.ID)))
