@@ -152,14 +152,14 @@ func (s *Service) outboxItems(posts []store.Post, agentName string) (ap.Refs, er
 	size := 0
 	for i := range posts {
 		item := ap.Embed(s.RenderCreate(s.RenderNote(&posts[i], false), actor))
-		b, err := item.MarshalJSON() // the embedded bytes, not a copy
-		if err != nil {
+		if item.Raw() == nil { // it failed to render
+			_, err := item.MarshalJSON()
 			return nil, err
 		}
-		if size+len(b) > maxDocumentBytes-2048 && len(items) > 0 {
+		if size+len(item.Raw()) > maxDocumentBytes-2048 && len(items) > 0 {
 			break
 		}
-		size += len(b)
+		size += len(item.Raw())
 		items = append(items, item)
 	}
 	return items, nil

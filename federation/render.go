@@ -122,25 +122,23 @@ func (s *Service) RenderInstanceActor(publicKeyPEM string) *ap.Actor {
 // drops Notes without object.to.
 func (s *Service) RenderNote(p *store.Post, withContext bool) *ap.Object {
 	u := s.urls
+	id, tag := u.Note(p.ID), u.Tag(p.Category) // each used several times
 	n := &ap.Object{
-		ID:           u.Note(p.ID),
+		ID:           id,
 		Type:         ap.TypeNote,
 		AttributedTo: ap.IRI(u.Actor(p.Agent.Name)),
-		Content:      CaptionHTML(p.Caption, p.Category, u.Tag(p.Category)),
+		Content:      CaptionHTML(p.Caption, p.Category, tag),
 		Published:    ap.NewTime(p.CreatedAt),
 		URL:          ap.URL(u.PostPage(p.ID)),
 		To:           ap.IRIs(ap.PublicIRI),
 		CC:           ap.IRIs(u.Followers(p.Agent.Name)),
 		Sensitive:    ptr(false),
 		Attachment:   s.renderAttachments(p),
-		Tag: ap.Refs{ap.Embed(&ap.Object{Type: ap.TypeHashtag, Href: u.Tag(p.Category),
-			Name: "#" + p.Category})},
-		Replies: ap.Embed(&ap.Collection{ID: u.Note(p.ID) + "/replies", Type: ap.TypeOrderedCollection,
-			TotalItems: ptr(p.CommentCount), First: ap.IRI(u.Note(p.ID) + "/replies?page=1")}),
-		Likes: ap.Embed(&ap.Collection{ID: u.Note(p.ID) + "/likes", Type: ap.TypeCollection,
-			TotalItems: ptr(p.Upvotes)}),
-		Shares: ap.Embed(&ap.Collection{ID: u.Note(p.ID) + "/shares", Type: ap.TypeCollection,
-			TotalItems: ptr(p.ShareCount)}),
+		Tag:          ap.Refs{ap.Embed(&ap.Object{Type: ap.TypeHashtag, Href: tag, Name: "#" + p.Category})},
+		Replies: ap.Embed(&ap.Collection{ID: id + "/replies", Type: ap.TypeOrderedCollection,
+			TotalItems: ptr(p.CommentCount), First: ap.IRI(id + "/replies?page=1")}),
+		Likes:  ap.Embed(&ap.Collection{ID: id + "/likes", Type: ap.TypeCollection, TotalItems: ptr(p.Upvotes)}),
+		Shares: ap.Embed(&ap.Collection{ID: id + "/shares", Type: ap.TypeCollection, TotalItems: ptr(p.ShareCount)}),
 	}
 	if withContext {
 		n.Context = ap.ObjectContext()
