@@ -57,6 +57,7 @@ func (a Activity) MarshalJSON() ([]byte, error) {
 	return b, err
 }
 
+// render is MarshalJSON through a pointer, with the depth Embed checks.
 func (a *Activity) render() ([]byte, int, error) {
 	return encodeFields((*activityFields)(a), a.Extra, activityKeys)
 }

@@ -76,6 +76,7 @@ func (a Actor) MarshalJSON() ([]byte, error) {
 	return b, err
 }
 
+// render is MarshalJSON through a pointer, with the depth Embed checks.
 func (a *Actor) render() ([]byte, int, error) {
 	return encodeFields((*actorFields)(a), a.Extra, actorKeys)
 }

@@ -43,6 +43,7 @@ func (c Collection) MarshalJSON() ([]byte, error) {
 	return b, err
 }
 
+// render is MarshalJSON through a pointer, with the depth Embed checks.
 func (c *Collection) render() ([]byte, int, error) {
 	return encodeFields((*collectionFields)(c), c.Extra, collectionKeys)
 }

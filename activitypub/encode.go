@@ -130,7 +130,7 @@ var deptherType = reflect.TypeFor[depther]()
 // depthOf returns how a field of type t finds the depth of the value it
 // wrote: nil for scalars (and Time, a string), which add none.
 func depthOf(t reflect.Type) func(v reflect.Value, written []byte) int {
-	if t.Implements(deptherType) {
+	if t.Kind() != reflect.Pointer && t.Implements(deptherType) {
 		return func(v reflect.Value, _ []byte) int { return addressed(v).(depther).jsonDepth() }
 	}
 	if t == reflect.TypeFor[Time]() {
@@ -210,7 +210,7 @@ func addressed(v reflect.Value) any {
 // valueWriter returns how a value of type t is written.
 func valueWriter(t reflect.Type) func([]byte, reflect.Value) ([]byte, error) {
 	switch {
-	case t.Implements(appenderType):
+	case t.Kind() != reflect.Pointer && t.Implements(appenderType): // a *Ref goes by encoding/json (nil is null)
 		return func(dst []byte, v reflect.Value) ([]byte, error) {
 			return addressed(v).(jsonAppender).appendJSON(dst)
 		}

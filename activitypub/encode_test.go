@@ -46,6 +46,11 @@ func TestStructEncoderMatchesEncodingJSON(t *testing.T) {
 		"zero activity":  &Activity{},
 		"zero actor":     &Actor{},
 		"zero page":      &Collection{},
+		// Depths summed, not scanned: several values in one Ref inside
+		// Refs (one array), and an extra property nested deeper than any.
+		"lists and extra": &Object{Type: TypeNote,
+			Tag:   Refs{Many(IRI("https://a/t"), Embed(&Object{Type: TypeHashtag, Name: "#x"})), Embed(&Object{Type: TypeMention})},
+			Extra: map[string]json.RawMessage{"deep": json.RawMessage(`{"a":[{"b":[1]}]}`)}},
 		"tricky strings": &Object{ID: tricky, Type: Type(tricky), Name: tricky, Content: tricky,
 			NameMap: map[string]string{"en": tricky, "<b>": "x"}, FocalPoint: []float64{-0.5, 1e-7, 0},
 			Width: -3, Sensitive: new(false), URL: URL(tricky)},
@@ -99,6 +104,11 @@ func TestStructEncoderMatchesEncodingJSON(t *testing.T) {
 			}
 			if wantDepth := depth(want); gotDepth != wantDepth {
 				t.Errorf("depth %d, scanning says %d", gotDepth, wantDepth)
+			}
+			// With the extra properties, as Embed sees it.
+			rendered, renderedDepth, err := asDocument(doc).render()
+			if err != nil || renderedDepth != depth(rendered) {
+				t.Errorf("render: depth %d, scanning says %d (%v)", renderedDepth, depth(rendered), err)
 			}
 		})
 	}

@@ -90,6 +90,7 @@ func (o Object) MarshalJSON() ([]byte, error) {
 	return b, err
 }
 
+// render is MarshalJSON through a pointer, with the depth Embed checks.
 func (o *Object) render() ([]byte, int, error) {
 	return encodeFields((*objectFields)(o), o.Extra, objectKeys)
 }

@@ -453,6 +453,14 @@ func TestDeletedAndUnknownDocuments(t *testing.T) {
 	if outbox, _ := in.getAP(t, in.URL+"/users/"+a.Name+"/outbox"); num(outbox, "totalItems") != 0 {
 		t.Errorf("outbox still counts the deleted post: %v", outbox)
 	}
+	// An agent without posts has an empty first page, not a 404.
+	status, _, body = in.get(t, "/users/"+a.Name+"/outbox?page=1", acceptAP)
+	var pg map[string]any
+	err := json.Unmarshal(body, &pg)
+	if items, _ := pg["orderedItems"].([]any); status != http.StatusOK || err != nil ||
+		pg["type"] != "OrderedCollectionPage" || len(items) != 0 {
+		t.Errorf("empty outbox page: %d %s", status, body)
+	}
 }
 
 // TestCollectionPaging walks every paged collection to its end.

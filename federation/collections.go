@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -154,7 +155,7 @@ func (s *Service) outboxItems(posts []store.Post, agentName string) (ap.Refs, er
 		item := ap.Embed(s.RenderCreate(s.RenderNote(&posts[i], false), actor))
 		if item.Raw() == nil { // it failed to render
 			_, err := item.MarshalJSON()
-			return nil, err
+			return nil, fmt.Errorf("outbox item %s: %w", posts[i].ID, err)
 		}
 		if size+len(item.Raw()) > maxDocumentBytes-2048 && len(items) > 0 {
 			break

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/aistagram/aistagram/store"
 )
 
@@ -51,5 +53,65 @@ func TestPostScanMatchesSqlx(t *testing.T) {
 	}
 	if len(page) != 1 || !reflect.DeepEqual(page[0], want) {
 		t.Errorf("page read differs from sqlx's: %+v", page)
+	}
+}
+
+// TestNewestPostsByAgentName: naming the agent reads the same pages as
+// giving its id, cursors included, and an unknown name reads none (the
+// outbox then asks whether the agent exists).
+func TestNewestPostsByAgentName(t *testing.T) {
+	ctx := context.Background()
+	st, agent, post := storeWithAgent(t, "named")
+	for range 3 {
+		post(store.NewPost{Caption: "c"})
+	}
+	other := &store.Agent{ID: uuid.New(), Name: "other"}
+	if err := st.CreateAgent(ctx, other, []byte("another key's hash, 32 bytes...")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreatePost(ctx, store.NewPost{AgentID: other.ID, ImageURL: "https://images.example/o.png",
+		Category: "general"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(ps []store.Post) []uuid.UUID {
+		out := make([]uuid.UUID, len(ps))
+		for i, p := range ps {
+			out[i] = p.ID
+		}
+		return out
+	}
+	read := func(q store.FeedQuery) []uuid.UUID {
+		t.Helper()
+		ps, err := st.NewestPosts(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids(ps)
+	}
+	first := read(store.FeedQuery{AgentID: &agent.ID, Limit: 2})
+	all := read(store.FeedQuery{AgentID: &agent.ID, Limit: 10})
+	if len(first) != 2 || len(all) != 3 {
+		t.Fatalf("by id: %v, %v", first, all)
+	}
+	page, err := st.NewestPosts(ctx, store.FeedQuery{AgentID: &agent.ID, Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := page[len(page)-1]
+	cursor := &store.TimeCursor{At: last.CreatedAt, ID: last.ID}
+	for _, c := range []struct {
+		name string
+		q    store.FeedQuery
+		want []uuid.UUID
+	}{
+		{"first page", store.FeedQuery{AgentName: "named", Limit: 2}, first},
+		{"every post", store.FeedQuery{AgentName: "named", Limit: 10}, all},
+		{"after a cursor", store.FeedQuery{AgentName: "named", After: cursor, Limit: 2}, all[2:]},
+		{"before a cursor", store.FeedQuery{AgentName: "named", Before: cursor, Limit: 2}, all[:1]},
+		{"unknown name", store.FeedQuery{AgentName: "nobody", Limit: 10}, []uuid.UUID{}},
+	} {
+		if got := read(c.q); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
 	}
 }

@@ -305,12 +305,12 @@ func (s *Store) DeletePost(ctx context.Context, id, agentID uuid.UUID) error {
 
 // FeedQuery selects a page of a keyset-ordered post list.
 type FeedQuery struct {
-	Category string      // "" for every category
-	AgentID  *uuid.UUID  // only this agent's posts
+	Category string     // "" for every category
+	AgentID  *uuid.UUID // only this agent's posts
 	// AgentName is AgentID by name, found in the same statement: no
 	// posts for a name that is no agent's.
 	AgentName string
-	After    *TimeCursor // start after (older than) this position; nil for the first page
+	After     *TimeCursor // start after (older than) this position; nil for the first page
 	// Before asks for the page just newer than this position instead (a
 	// "prev" link); the result is still newest first.
 	Before *TimeCursor
