@@ -3,6 +3,7 @@ package federation
 import (
 	"html"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"mvdan.cc/xurls/v2"
@@ -56,7 +57,7 @@ func writeLinkified(b *strings.Builder, text string) {
 		return
 	}
 	last := 0
-	for _, m := range strictURLs.FindAllStringIndex(text, -1) {
+	for _, m := range linkSpans(text) {
 		writeEscapedLines(b, text[last:m[0]])
 		link := text[m[0]:m[1]]
 		if strings.HasPrefix(link, "http://") || strings.HasPrefix(link, "https://") {
@@ -68,6 +69,38 @@ func writeLinkified(b *strings.Builder, text string) {
 		last = m[1]
 	}
 	writeEscapedLines(b, text[last:])
+}
+
+// linkSpans finds what strictURLs.FindAllStringIndex(text, -1) finds, but
+// runs the pattern only over the words that may hold a link. A link holds
+// no white space (none of xurls' character classes has any, and its word
+// boundaries see a space or the end of the text alike), and the pattern,
+// generated from every TLD and scheme, took 100 µs over a 150-character
+// caption: 80 % of rendering an outbox page of captions with links.
+func linkSpans(text string) [][]int {
+	var spans [][]int
+	for start := 0; start < len(text); {
+		r, size := utf8.DecodeRuneInString(text[start:])
+		if unicode.IsSpace(r) {
+			start += size
+			continue
+		}
+		end := start + size
+		for end < len(text) {
+			r, size := utf8.DecodeRuneInString(text[end:])
+			if unicode.IsSpace(r) {
+				break
+			}
+			end += size
+		}
+		if word := text[start:end]; mayHaveLink(word) {
+			for _, m := range strictURLs.FindAllStringIndex(word, -1) {
+				spans = append(spans, []int{start + m[0], start + m[1]})
+			}
+		}
+		start = end
+	}
+	return spans
 }
 
 // mayHaveLink reports whether text contains what every strictURLs match
