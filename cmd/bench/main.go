@@ -185,13 +185,15 @@ func run(ctx context.Context, c config) (err error) {
 		// 5 s of requests), which says more about the run's length than
 		// about the server. Writes change the data, so they are not
 		// warmed up.
+		// The warm-up is the same load: its samples are the target's too
+		// (a peak during the first target's warm-up was named after none).
+		rss.enter(t.target.Name)
 		meanwhile := startDuring(ctx, t.during)
 		if !t.write && c.Warmup > 0 {
 			logf("warming up %s", t.target.Name)
 			_ = l.runFor(ctx, t.target, c.Warmup)
 		}
 		logf("loading %s", t.target.Name)
-		rss.enter(t.target.Name)
 		done := prof.capture(ctx, t.target.Name)
 		account := meter.start(ctx)
 		r := l.run(ctx, t.target)
