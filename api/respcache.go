@@ -65,6 +65,26 @@ type cachedResponse struct {
 	header   http.Header
 	body     []byte
 	hits     int // answers served from it; under responseCache.mu
+	size     int // what it holds in memory (entrySize); set by put
+}
+
+// entryOverhead is what an entry holds besides its body, key and header
+// strings: the entry, its header map and slices, its slot in the cache's
+// map. Counting bodies alone let 32 MiB of WebFinger answers (half a
+// kilobyte each) hold two and a half times that, and serve's memory peak
+// past 200 MiB at full scale.
+const entryOverhead = 640
+
+// entrySize is the memory an entry holds, as the cache counts it.
+func entrySize(key string, e *cachedResponse) int {
+	n := entryOverhead + len(key) + len(e.body)
+	for k, vs := range e.header {
+		n += len(k)
+		for _, v := range vs {
+			n += len(v) + 16 // and its string header
+		}
+	}
+	return n
 }
 
 func newResponseCache(changes *store.Changes) *responseCache {
@@ -156,10 +176,11 @@ func (c *responseCache) put(key string, e *cachedResponse) {
 		if old.gen > e.gen || (old.gen == e.gen && old.scopeGen > e.scopeGen) {
 			return // a newer generation's fill finished first
 		}
-		c.bytes -= len(old.body)
+		c.bytes -= old.size
 	}
+	e.size = entrySize(key, e)
 	c.entries[key] = e
-	c.bytes += len(e.body)
+	c.bytes += e.size
 	if c.bytes > cacheMaxBytes {
 		c.evict()
 	}
@@ -186,11 +207,11 @@ func (c *responseCache) evict() {
 	for k, e := range c.entries {
 		age := now.Sub(e.at)
 		if age > cacheMaxAge || e.gen != gen || (e.scope != "" && e.scopeGen != c.changes.ScopeGeneration(e.scope)) {
-			c.bytes -= len(e.body)
+			c.bytes -= e.size
 			delete(c.entries, k)
 			continue
 		}
-		live = append(live, candidate{key: k, rate: float64(e.hits+1) / max(age.Seconds(), 1), size: len(e.body)})
+		live = append(live, candidate{key: k, rate: float64(e.hits+1) / max(age.Seconds(), 1), size: e.size})
 	}
 	if c.bytes <= cacheMaxBytes*3/4 {
 		return

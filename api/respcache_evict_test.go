@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"testing"
 	"time"
 
@@ -96,4 +97,34 @@ func TestCacheEvictsTheLeastAskedFor(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCacheBudgetCountsSmallEntries: filled with answers as small as
+// WebFinger's, the cache holds about its budget in memory, not the budget
+// in bodies plus every entry's bookkeeping on top.
+func TestCacheBudgetCountsSmallEntries(t *testing.T) {
+	c := newResponseCache(store.NewChanges("", slog.New(slog.DiscardHandler)))
+	heap := func() uint64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	for i := range 200_000 {
+		h := http.Header{}
+		h.Set("Content-Type", "application/jrd+json; charset=utf-8")
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Cache-Control", "max-age=60")
+		h.Add("Vary", "Accept")
+		key := fmt.Sprintf("/.well-known/webfinger?resource=acct:agent_%07d@aistagram.example\x00application/jrd+json", i)
+		c.put(key, &cachedResponse{at: time.Now(), status: http.StatusOK, header: h, body: make([]byte, 500)})
+	}
+	held := heap() - before
+	t.Logf("%d entries: %d bytes counted, %d held (%.0f counted and %.0f held per entry)", len(c.entries),
+		c.bytes, held, float64(c.bytes)/float64(len(c.entries)), float64(held)/float64(len(c.entries)))
+	if held > cacheMaxBytes*5/4 {
+		t.Errorf("the cache holds %d MiB for a budget of %d MiB", held>>20, cacheMaxBytes>>20)
+	}
+	runtime.KeepAlive(c)
 }
