@@ -74,36 +74,31 @@ func (u URLs) appendJSON(dst []byte) ([]byte, error) {
 			n++
 		}
 	}
-	one := func(dst []byte, l Link) ([]byte, error) {
-		if l.bare() {
-			return appendString(dst, l.Href), nil
-		}
-		b, err := Marshal(l)
-		return append(dst, b...), err
+	if n != 1 {
+		dst = append(dst, '[')
 	}
-	if n == 1 {
-		for _, l := range u {
-			if l.Href != "" {
-				return one(dst, l)
-			}
-		}
-	}
-	dst = append(dst, '[')
 	i := 0
 	for _, l := range u {
 		if l.Href == "" {
 			continue
 		}
-		if i > 0 {
+		if i++; i > 1 {
 			dst = append(dst, ',')
 		}
-		i++
-		var err error
-		if dst, err = one(dst, l); err != nil {
+		if l.bare() {
+			dst = appendString(dst, l.Href)
+			continue
+		}
+		b, err := Marshal(l)
+		if err != nil {
 			return nil, err
 		}
+		dst = append(dst, b...)
 	}
-	return append(dst, ']'), nil
+	if n != 1 {
+		dst = append(dst, ']')
+	}
+	return dst, nil
 }
 
 // UnmarshalJSON accepts a string, a Link object, an array of either, or null.

@@ -103,21 +103,13 @@ func (c *Collection) head() (string, Type) { return c.ID, c.Type }
 func asDocument(v any) document {
 	switch x := v.(type) {
 	case *Object:
-		if x != nil {
-			return x
-		}
+		return nonNil(x)
 	case *Activity:
-		if x != nil {
-			return x
-		}
+		return nonNil(x)
 	case *Actor:
-		if x != nil {
-			return x
-		}
+		return nonNil(x)
 	case *Collection:
-		if x != nil {
-			return x
-		}
+		return nonNil(x)
 	case Object:
 		return &x
 	case Activity:
@@ -128,6 +120,17 @@ func asDocument(v any) document {
 		return &x
 	}
 	return nil
+}
+
+// nonNil is p as a document, or nil (not a document holding a nil pointer).
+func nonNil[T any, P interface {
+	*T
+	document
+}](p P) document {
+	if p == nil {
+		return nil
+	}
+	return p
 }
 
 // EmbedRaw returns a Ref that renders raw, a JSON object, inline and
@@ -181,6 +184,10 @@ func (r Ref) ID() string {
 	}
 	return r.iri
 }
+
+// Err is why Embed could not render its value, or nil; marshalling the
+// Ref reports it too.
+func (r Ref) Err() error { return r.err }
 
 // Type is the "type" of the embedded object; "" for a bare IRI, whose type is
 // unknown until it is fetched.
@@ -265,20 +272,22 @@ func (r Ref) appendJSON(dst []byte) ([]byte, error) {
 	if !r.list {
 		return r.appendOne(dst)
 	}
-	if r.err != nil {
-		return nil, r.err
-	}
 	dst = append(dst, '[')
-	for i, v := range r.All() {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		var err error
-		if dst, err = v.appendOne(dst); err != nil {
-			return nil, err
-		}
+	dst, err := r.appendValues(dst)
+	if err != nil {
+		return nil, err
 	}
 	return append(dst, ']'), nil
+}
+
+// appendValues appends every value of the Ref, separated by commas: one
+// array's elements, whether this Ref's own or among those of Refs.
+func (r *Ref) appendValues(dst []byte) ([]byte, error) {
+	dst, err := r.appendOne(dst)
+	for i := 0; err == nil && i < len(r.rest); i++ {
+		dst, err = r.rest[i].appendOne(append(dst, ','))
+	}
+	return dst, err
 }
 
 // jsonDepth is the nesting of what the Ref renders: 0 for an IRI, the
@@ -460,24 +469,11 @@ func (rs Refs) appendJSON(dst []byte) ([]byte, error) {
 		if rs[i].IsZero() {
 			continue
 		}
-		if n > 0 {
+		if n++; n > 1 {
 			dst = append(dst, ',')
 		}
-		n++
 		var err error
-		if !rs[i].list {
-			dst, err = rs[i].appendOne(dst)
-		} else {
-			for j, v := range rs[i].All() {
-				if j > 0 {
-					dst = append(dst, ',')
-				}
-				if dst, err = v.appendOne(dst); err != nil {
-					break
-				}
-			}
-		}
-		if err != nil {
+		if dst, err = rs[i].appendValues(dst); err != nil {
 			return nil, err
 		}
 	}

@@ -158,11 +158,17 @@ func cacheable(status int) bool {
 	return status == http.StatusOK || status == http.StatusNotFound || status == http.StatusGone
 }
 
+// servable reports whether e may still answer, at now, a request of the
+// instance's generation gen and its scope's scopeGen (0 for no scope).
+func (e *cachedResponse) servable(now time.Time, gen, scopeGen uint64) bool {
+	return e.gen == gen && e.scopeGen == scopeGen && now.Sub(e.at) <= cacheMaxAge
+}
+
 func (c *responseCache) get(key string, gen, scopeGen uint64) *cachedResponse {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.entries[key]
-	if e == nil || e.gen != gen || e.scopeGen != scopeGen || time.Since(e.at) > cacheMaxAge {
+	if e == nil || !e.servable(time.Now(), gen, scopeGen) {
 		return nil
 	}
 	e.hits++
@@ -205,13 +211,16 @@ func (c *responseCache) evict() {
 	}
 	live := make([]candidate, 0, len(c.entries))
 	for k, e := range c.entries {
-		age := now.Sub(e.at)
-		if age > cacheMaxAge || e.gen != gen || (e.scope != "" && e.scopeGen != c.changes.ScopeGeneration(e.scope)) {
+		scopeGen := uint64(0)
+		if e.scope != "" {
+			scopeGen = c.changes.ScopeGeneration(e.scope)
+		}
+		if !e.servable(now, gen, scopeGen) {
 			c.bytes -= e.size
 			delete(c.entries, k)
 			continue
 		}
-		live = append(live, candidate{key: k, rate: float64(e.hits+1) / max(age.Seconds(), 1), size: e.size})
+		live = append(live, candidate{key: k, rate: float64(e.hits+1) / max(now.Sub(e.at).Seconds(), 1), size: e.size})
 	}
 	if c.bytes <= cacheMaxBytes*3/4 {
 		return

@@ -153,8 +153,7 @@ func (s *Service) outboxItems(posts []store.Post, agentName string) (ap.Refs, er
 	size := 0
 	for i := range posts {
 		item := ap.Embed(s.RenderCreate(s.RenderNote(&posts[i], false), actor))
-		if item.Raw() == nil { // it failed to render
-			_, err := item.MarshalJSON()
+		if err := item.Err(); err != nil {
 			return nil, fmt.Errorf("outbox item %s: %w", posts[i].ID, err)
 		}
 		if size+len(item.Raw()) > maxDocumentBytes-2048 && len(items) > 0 {

@@ -79,19 +79,15 @@ func writeLinkified(b *strings.Builder, text string) {
 // caption: 80 % of rendering an outbox page of captions with links.
 func linkSpans(text string) [][]int {
 	var spans [][]int
-	for start := 0; start < len(text); {
-		r, size := utf8.DecodeRuneInString(text[start:])
-		if unicode.IsSpace(r) {
-			start += size
-			continue
+	for start := 0; ; {
+		skip := strings.IndexFunc(text[start:], func(r rune) bool { return !unicode.IsSpace(r) })
+		if skip < 0 {
+			return spans
 		}
-		end := start + size
-		for end < len(text) {
-			r, size := utf8.DecodeRuneInString(text[end:])
-			if unicode.IsSpace(r) {
-				break
-			}
-			end += size
+		start += skip
+		end := len(text)
+		if n := strings.IndexFunc(text[start:], unicode.IsSpace); n >= 0 {
+			end = start + n
 		}
 		if word := text[start:end]; mayHaveLink(word) {
 			for _, m := range strictURLs.FindAllStringIndex(word, -1) {
@@ -100,7 +96,6 @@ func linkSpans(text string) [][]int {
 		}
 		start = end
 	}
-	return spans
 }
 
 // mayHaveLink reports whether text contains what every strictURLs match
